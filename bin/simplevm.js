@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The `simplevm` command. TypeScript runs through tsx's loader, so a checkout needs no build step.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/cli/main.ts');

@@ -1,0 +1,177 @@
+// buildApp(ctx): external plugins, then authentication, then the modules, under /api/ and /portal/api/.
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import type { DestinationStream } from 'pino';
+import { Authenticator } from './auth/authenticate.js';
+import { constantTimeEqual } from './auth/tokens.js';
+import './auth/route-auth.js';
+import type { App, AppContext } from './context.js';
+import { AppError, ErrorBody, sendError } from './errors.js';
+import { keysRoutes } from './modules/keys/keys.routes.js';
+import { projectsRoutes } from './modules/projects/projects.routes.js';
+import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
+import { snapshotsRoutes } from './modules/snapshots/snapshots.routes.js';
+import { vmsRoutes } from './modules/vms/vms.routes.js';
+import { volumesRoutes } from './modules/volumes/volumes.routes.js';
+import { coerceFormBody, validatorCompiler } from './validation.js';
+
+export interface BuildOptions {
+  /** Where log lines go (tests capture them); default stdout. */
+  logStream?: DestinationStream;
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const FORM = 'application/x-www-form-urlencoded';
+
+/** Headers and cookies that carry secrets never reach a log line. */
+export const REDACT = [
+  'req.headers["x-api-key"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  'headers["x-api-key"]',
+  'headers.authorization',
+  'headers.cookie',
+];
+
+export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<App> {
+  const app = Fastify({
+    logger: {
+      level: ctx.config.logLevel,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+    },
+    genReqId: () => randomUUID(),
+    bodyLimit: 256 * 1024,
+    routerOptions: {
+      ignoreTrailingSlash: true,
+      maxParamLength: 200,
+    },
+    frameworkErrors: (error, request, reply) => {
+      sendError(request, reply, error);
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.addSchema(ErrorBody);
+  app.decorateRequest('principal', null);
+
+  // Only JSON and form bodies are accepted (Fastify would also take text/plain).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  await app.register(formbody, { bodyLimit: 256 * 1024 });
+  await app.register(cookie);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'SimpleVM portal API',
+        version: '1.0.0',
+        description:
+          'Run virtual machines and volumes in your cloud projects. Authenticate with `X-API-KEY: svm_…` ' +
+          '(or `Authorization: Bearer svm_…`), or with the session cookie of the web app plus `X-CSRF-Token` on unsafe requests. ' +
+          'Every path also answers under `/portal/api/`, and a trailing slash is optional. POST bodies may be JSON or form-encoded.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-KEY' },
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'simplevm_session' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }, { session: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/portal/api/docs', uiConfig: { url: '/api/openapi.json' } });
+
+  const authenticator = new Authenticator(ctx);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const { auth, scope } = request.routeOptions.config;
+    if (!auth || auth === 'none') return;
+    const principal = await authenticator.authenticate(request);
+    if (!principal) throw new AppError('not_authenticated', 'Authentication credentials were not provided.');
+    if (auth === 'session' && principal.via !== 'session') {
+      throw new AppError('session_required', 'This endpoint needs a web session; API keys cannot manage keys.');
+    }
+    if (principal.via === 'session' && UNSAFE.has(request.method)) {
+      const sent = request.headers['x-csrf-token'];
+      if (typeof sent !== 'string' || !principal.csrfToken || !constantTimeEqual(sent, principal.csrfToken)) {
+        throw new AppError('csrf_failed', 'The X-CSRF-Token header is missing or does not match your session.');
+      }
+    }
+    if (principal.key && scope && !principal.key.scopes.includes(scope)) {
+      throw new AppError('insufficient_scope', `This API key lacks the scope "${scope}".`);
+    }
+    request.principal = principal;
+  });
+
+  // Form values are coerced to the body schema's types, then reach is checked before validation.
+  app.addHook('preValidation', async (request) => {
+    const bodySchema = request.routeOptions.schema?.body as Parameters<typeof coerceFormBody>[1];
+    if (isForm(request) && request.body && typeof request.body === 'object') {
+      request.body = coerceFormBody(request.body as Record<string, unknown>, bodySchema);
+    }
+    const reach = request.routeOptions.config.reach;
+    if (reach) await reach(request);
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler((request, reply) => {
+    if (isApiPath(request.url) || request.method !== 'GET') {
+      return sendError(request, reply, new AppError('not_found', 'No such endpoint.'));
+    }
+    return reply.type('text/html; charset=utf-8').send(
+      '<!doctype html><title>SimpleVM portal</title><h1>SimpleVM portal</h1><p>API documentation: <a href="/portal/api/docs/">/portal/api/docs/</a></p>',
+    );
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await sql`select 1`.execute(ctx.db.kysely);
+      return { status: 'ok' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', detail: 'The database cannot be reached.', code: 'unavailable' });
+    }
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  for (const prefix of ['/api', '/portal/api']) {
+    await app.register(
+      async (api: App) => {
+        if (prefix !== '/api') {
+          // The /portal/api/ copies are the same routes; document each once.
+          api.addHook('onRoute', (route) => {
+            route.schema = { ...(route.schema ?? {}), hide: true };
+          });
+        }
+        sessionsRoutes(api, ctx);
+        keysRoutes(api, ctx);
+        projectsRoutes(api, ctx);
+        vmsRoutes(api, ctx);
+        volumesRoutes(api, ctx);
+        snapshotsRoutes(api, ctx);
+      },
+      { prefix },
+    );
+  }
+  return app;
+}
+
+function isForm(request: FastifyRequest): boolean {
+  return (request.headers['content-type'] ?? '').toLowerCase().startsWith(FORM);
+}
+
+function isApiPath(url: string): boolean {
+  return url.startsWith('/api/') || url === '/api' || url.startsWith('/portal/api');
+}

@@ -1,0 +1,92 @@
+// Request → principal. An API key (X-API-KEY or Authorization: Bearer) wins over the cookie:
+// a request that presents a key is judged by that key alone.
+import type { FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { findKeyForAuth, touchKey } from '../modules/keys/keys.repository.js';
+import { findLiveSession } from '../modules/sessions/sessions.repository.js';
+import { digestKey, parseKey } from './key-format.js';
+import type { Principal, Scope } from './principal.js';
+import { constantTimeEqual, sha256Hex } from './tokens.js';
+
+export const SESSION_COOKIE = 'simplevm_session';
+
+/** One body for every kind of bad key, so that a caller learns nothing about which it was. */
+export const badKey = () => new AppError('not_authenticated', 'Authentication failed: the API key is not valid.');
+
+/** The key the request presents, or undefined when it presents none. */
+export function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-api-key'];
+  if (header !== undefined) return Array.isArray(header) ? header[0] ?? '' : header;
+  const authz = request.headers.authorization;
+  if (authz !== undefined) {
+    const m = /^Bearer\s+(\S*)\s*$/i.exec(authz);
+    return m ? m[1] : '';
+  }
+  return undefined;
+}
+
+const LAST_USED_EVERY_MS = 60_000;
+
+export class Authenticator {
+  /** When this instance last wrote `last_used_at` for each key: at most one write a minute. */
+  private readonly lastTouched = new Map<number, number>();
+
+  constructor(private readonly ctx: AppContext) {}
+
+  async authenticate(request: FastifyRequest): Promise<Principal | null> {
+    const key = presentedKey(request);
+    if (key !== undefined) return this.byKey(key);
+    const token = request.cookies?.[SESSION_COOKIE];
+    if (token) return this.bySession(token);
+    return null;
+  }
+
+  async byKey(key: string): Promise<Principal> {
+    const prefix = parseKey(key);
+    if (prefix === null) throw badKey();
+    const row = await findKeyForAuth(this.ctx.db.kysely, prefix);
+    const now = new Date();
+    const nowIso = now.toISOString();
+    if (!row || !constantTimeEqual(row.digest, digestKey(key)) || row.expires_at <= nowIso || row.is_active !== 1) throw badKey();
+    if (this.ctx.config.apiKeysFor === 'superusers' && row.is_superuser !== 1) {
+      throw new AppError('api_keys_not_enabled', 'API keys are in beta and enabled only for superusers.');
+    }
+    this.noteUse(row.id, row.last_used_at, now);
+    return {
+      user: { id: row.user_id, username: row.username, isSuperuser: row.is_superuser === 1 },
+      via: 'key',
+      key: {
+        id: row.id,
+        prefix: row.prefix,
+        scopes: JSON.parse(row.scopes) as Scope[],
+        ownObjectsOnly: row.own_objects_only === 1,
+        projectId: row.project_id,
+      },
+      sessionId: null,
+      csrfToken: null,
+    };
+  }
+
+  private noteUse(keyId: number, lastUsedAt: string | null, now: Date): void {
+    const ms = now.getTime();
+    const last = Math.max(this.lastTouched.get(keyId) ?? 0, lastUsedAt ? Date.parse(lastUsedAt) : 0);
+    if (ms - last < LAST_USED_EVERY_MS) return;
+    this.lastTouched.set(keyId, ms);
+    // Off the request path: a read must not wait for a write.
+    touchKey(this.ctx.db.kysely, keyId, now.toISOString()).catch(() => this.lastTouched.delete(keyId));
+  }
+
+  async bySession(token: string): Promise<Principal | null> {
+    const id = sha256Hex(token);
+    const row = await findLiveSession(this.ctx.db.kysely, id, new Date().toISOString());
+    if (!row) return null;
+    return {
+      user: { id: row.user_id, username: row.username, isSuperuser: row.is_superuser === 1 },
+      via: 'session',
+      key: null,
+      sessionId: id,
+      csrfToken: row.csrf_token,
+    };
+  }
+}

@@ -1,0 +1,15 @@
+// Random tokens and their digests; secrets are compared in constant time.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const randomToken = (bytes = 32): string => randomBytes(bytes).toString('base64url');
+
+export const sha256Hex = (value: string): string => createHash('sha256').update(value).digest('hex');
+
+export function constantTimeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  // Compare digests of equal length so neither content nor length leaks through timing.
+  const da = createHash('sha256').update(ab).digest();
+  const dbuf = createHash('sha256').update(bb).digest();
+  return timingSafeEqual(da, dbuf) && ab.length === bb.length;
+}

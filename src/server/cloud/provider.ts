@@ -1,0 +1,69 @@
+// The cloud behind the portal. The transition worker drives it: it asks for a change (`…Server`,
+// `…Volume`), then polls (`getServer`, `getVolume`, `getImage`) until the target state is reached.
+// Every request method must be safe to repeat: after a crash the worker may ask again.
+
+export interface CloudFlavor {
+  name: string;
+  vcpus: number;
+  ram_gb: number;
+  disk_gb: number;
+}
+
+export interface CloudImage {
+  name: string;
+  tags: string[];
+}
+
+export interface CloudServer {
+  id: string;
+  /** Nova's status: BUILD, ACTIVE, SHUTOFF, REBOOT, HARD_REBOOT, ERROR, DELETED. */
+  status: string;
+  taskState: string | null;
+  fixedIp: string | null;
+  fault: string | null;
+}
+
+export interface CloudVolume {
+  id: string;
+  /** Cinder's status: creating, available, attaching, in-use, detaching, extending, deleting, error. */
+  status: string;
+  size: number;
+  attachedTo: string | null;
+  device: string | null;
+}
+
+export interface CloudSnapshotImage {
+  id: string;
+  /** Glance's status: queued, saving, active, killed, deleted. */
+  status: string;
+}
+
+export class CloudUnavailableError extends Error {}
+
+export interface CloudProvider {
+  readonly name: string;
+  /** How long to wait before polling a change just requested, in ms. */
+  readonly pollIntervalMs: number;
+  /** How long a transition may take before it is given up as ERROR, in ms. */
+  readonly transitionTimeoutMs: number;
+
+  listFlavors(): Promise<CloudFlavor[]>;
+  listImages(): Promise<CloudImage[]>;
+
+  createServer(req: { id: string; name: string; imageName: string; flavorName: string; metadata: Record<string, string> }): Promise<void>;
+  getServer(id: string): Promise<CloudServer | null>;
+  stopServer(id: string): Promise<void>;
+  startServer(id: string): Promise<void>;
+  rebootServer(id: string, type: 'SOFT' | 'HARD'): Promise<void>;
+  deleteServer(id: string): Promise<void>;
+
+  createVolume(req: { id: string; name: string; size: number }): Promise<void>;
+  getVolume(id: string): Promise<CloudVolume | null>;
+  attachVolume(serverId: string, volumeId: string): Promise<void>;
+  detachVolume(serverId: string, volumeId: string): Promise<void>;
+  extendVolume(id: string, size: number): Promise<void>;
+  deleteVolume(id: string): Promise<void>;
+
+  createSnapshot(serverId: string, req: { id: string; name: string }): Promise<void>;
+  getSnapshotImage(id: string): Promise<CloudSnapshotImage | null>;
+}

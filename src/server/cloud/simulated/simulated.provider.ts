@@ -1,0 +1,189 @@
+// The built-in simulated cloud. Its state is a table of the portal's own database, so a change in
+// flight survives a restart like a real cloud's would. Each change takes `delayMs` and is applied
+// lazily when the resource is next read.
+import type { Kysely } from 'kysely';
+import type { Database, SimResourcesTable } from '../../db/types.js';
+import type { CloudFlavor, CloudImage, CloudProvider, CloudServer, CloudSnapshotImage, CloudVolume } from '../provider.js';
+
+export const SIM_FLAVORS: CloudFlavor[] = [
+  { name: 'de.NBI tiny', vcpus: 1, ram_gb: 2, disk_gb: 20 },
+  { name: 'de.NBI small', vcpus: 2, ram_gb: 4, disk_gb: 20 },
+  { name: 'de.NBI medium', vcpus: 4, ram_gb: 8, disk_gb: 20 },
+  { name: 'de.NBI large', vcpus: 8, ram_gb: 16, disk_gb: 20 },
+];
+
+export const SIM_IMAGES: CloudImage[] = [
+  { name: 'Ubuntu-22.04', tags: ['ubuntu', 'jammy', 'lts'] },
+  { name: 'Ubuntu-24.04', tags: ['ubuntu', 'noble', 'lts'] },
+  { name: 'Debian-12', tags: ['debian', 'bookworm'] },
+];
+
+interface SimData {
+  taskState?: string | null;
+  fixedIp?: string;
+  size?: number;
+  attachedTo?: string | null;
+  device?: string | null;
+  /** Patch applied to data when the change completes. */
+  onReady?: Partial<SimData>;
+}
+
+type Row = SimResourcesTable;
+
+const now = () => new Date();
+
+export class SimulatedProvider implements CloudProvider {
+  readonly name = 'simulated';
+  readonly pollIntervalMs: number;
+  readonly transitionTimeoutMs: number;
+
+  constructor(private readonly db: Kysely<Database>, private readonly delayMs: number) {
+    this.pollIntervalMs = Math.max(delayMs, 1);
+    this.transitionTimeoutMs = Math.max(60_000, delayMs * 20);
+  }
+
+  async listFlavors(): Promise<CloudFlavor[]> {
+    return SIM_FLAVORS.map((f) => ({ ...f }));
+  }
+
+  async listImages(): Promise<CloudImage[]> {
+    return SIM_IMAGES.map((i) => ({ ...i, tags: [...i.tags] }));
+  }
+
+  private async read(id: string, kind: Row['kind']): Promise<{ row: Row; data: SimData } | null> {
+    const row = await this.db
+      .selectFrom('sim_resources')
+      .select(['id', 'kind', 'status', 'target_status', 'ready_at', 'data'])
+      .where('id', '=', id)
+      .where('kind', '=', kind)
+      .executeTakeFirst();
+    if (!row) return null;
+    let data = JSON.parse(row.data) as SimData;
+    if (row.target_status !== null && row.ready_at !== null && row.ready_at <= now().toISOString()) {
+      data = { ...data, ...(data.onReady ?? {}), taskState: null };
+      delete data.onReady;
+      const settled = { status: row.target_status, target_status: null, ready_at: null, data: JSON.stringify(data) };
+      if (row.target_status === 'DELETED' || row.target_status === 'deleted') {
+        await this.db.deleteFrom('sim_resources').where('id', '=', id).execute();
+        return null;
+      }
+      await this.db.updateTable('sim_resources').set(settled).where('id', '=', id).execute();
+      return { row: { ...row, ...settled }, data };
+    }
+    return { row, data };
+  }
+
+  /** Starts a change: the resource shows `during` now and `target` after the delay. */
+  private async change(id: string, kind: Row['kind'], during: string, target: string, patch: Partial<SimData> = {}, onReady: Partial<SimData> = {}): Promise<void> {
+    const current = await this.read(id, kind);
+    if (!current) throw new Error(`simulated ${kind} ${id} does not exist`);
+    // Asking again for the change already under way is a no-op (the worker may repeat a request).
+    if (current.row.target_status === target) return;
+    const data = { ...current.data, ...patch, onReady };
+    await this.db
+      .updateTable('sim_resources')
+      .set({ status: during, target_status: target, ready_at: this.readyAt(), data: JSON.stringify(data) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  private readyAt(): string {
+    return new Date(now().getTime() + this.delayMs).toISOString();
+  }
+
+  private async create(id: string, kind: Row['kind'], status: string, target: string, data: SimData): Promise<void> {
+    const exists = await this.db.selectFrom('sim_resources').select('id').where('id', '=', id).executeTakeFirst();
+    if (exists) return;
+    await this.db
+      .insertInto('sim_resources')
+      .values({ id, kind, status, target_status: target, ready_at: this.readyAt(), data: JSON.stringify(data) })
+      .execute();
+  }
+
+  async createServer(req: { id: string }): Promise<void> {
+    const bytes = Buffer.from(req.id.replace(/-/g, '').slice(0, 4), 'hex');
+    const fixedIp = `192.168.${bytes[0] ?? 0}.${Math.max(2, bytes[1] ?? 2) % 254 + 1}`;
+    await this.create(req.id, 'server', 'BUILD', 'ACTIVE', { taskState: 'spawning', fixedIp });
+  }
+
+  async getServer(id: string): Promise<CloudServer | null> {
+    const r = await this.read(id, 'server');
+    if (!r) return null;
+    return { id, status: r.row.status, taskState: r.data.taskState ?? null, fixedIp: r.data.fixedIp ?? null, fault: null };
+  }
+
+  stopServer(id: string): Promise<void> {
+    return this.change(id, 'server', 'ACTIVE', 'SHUTOFF', { taskState: 'powering-off' });
+  }
+
+  startServer(id: string): Promise<void> {
+    return this.change(id, 'server', 'SHUTOFF', 'ACTIVE', { taskState: 'powering-on' });
+  }
+
+  rebootServer(id: string, type: 'SOFT' | 'HARD'): Promise<void> {
+    return type === 'HARD'
+      ? this.change(id, 'server', 'HARD_REBOOT', 'ACTIVE', { taskState: 'rebooting_hard' })
+      : this.change(id, 'server', 'REBOOT', 'ACTIVE', { taskState: 'rebooting' });
+  }
+
+  async deleteServer(id: string): Promise<void> {
+    const r = await this.read(id, 'server');
+    if (!r) return;
+    await this.change(id, 'server', r.row.status, 'DELETED', { taskState: 'deleting' });
+    // Volumes attached to a deleted server are detached by the cloud.
+    const attached = await this.db.selectFrom('sim_resources').select(['id', 'data']).where('kind', '=', 'volume').execute();
+    for (const v of attached) {
+      const data = JSON.parse(v.data) as SimData;
+      if (data.attachedTo === id) {
+        await this.db
+          .updateTable('sim_resources')
+          .set({ status: 'available', target_status: null, ready_at: null, data: JSON.stringify({ ...data, attachedTo: null, device: null }) })
+          .where('id', '=', v.id)
+          .execute();
+      }
+    }
+  }
+
+  createVolume(req: { id: string; size: number }): Promise<void> {
+    return this.create(req.id, 'volume', 'creating', 'available', { size: req.size, attachedTo: null, device: null });
+  }
+
+  async getVolume(id: string): Promise<CloudVolume | null> {
+    const r = await this.read(id, 'volume');
+    if (!r) return null;
+    return { id, status: r.row.status, size: r.data.size ?? 0, attachedTo: r.data.attachedTo ?? null, device: r.data.device ?? null };
+  }
+
+  async attachVolume(serverId: string, volumeId: string): Promise<void> {
+    const used = await this.db.selectFrom('sim_resources').select('data').where('kind', '=', 'volume').execute();
+    const devices = new Set(used.map((u) => (JSON.parse(u.data) as SimData)).filter((d) => d.attachedTo === serverId || d.onReady?.attachedTo === serverId).map((d) => d.device ?? d.onReady?.device));
+    let letter = 'b';
+    while (devices.has(`/dev/vd${letter}`)) letter = String.fromCharCode(letter.charCodeAt(0) + 1);
+    await this.change(volumeId, 'volume', 'attaching', 'in-use', {}, { attachedTo: serverId, device: `/dev/vd${letter}` });
+  }
+
+  detachVolume(_serverId: string, volumeId: string): Promise<void> {
+    return this.change(volumeId, 'volume', 'detaching', 'available', {}, { attachedTo: null, device: null });
+  }
+
+  async extendVolume(id: string, size: number): Promise<void> {
+    const r = await this.read(id, 'volume');
+    if (!r) throw new Error(`simulated volume ${id} does not exist`);
+    await this.change(id, 'volume', 'extending', r.row.status, {}, { size });
+  }
+
+  async deleteVolume(id: string): Promise<void> {
+    const r = await this.read(id, 'volume');
+    if (!r) return;
+    await this.change(id, 'volume', 'deleting', 'deleted');
+  }
+
+  async createSnapshot(_serverId: string, req: { id: string }): Promise<void> {
+    await this.create(req.id, 'image', 'queued', 'active', {});
+  }
+
+  async getSnapshotImage(id: string): Promise<CloudSnapshotImage | null> {
+    const r = await this.read(id, 'image');
+    return r ? { id, status: r.row.status } : null;
+  }
+}

@@ -1,0 +1,22 @@
+// Migrations live in code (db/migrations/<yyyymmddhhmm>-<name>.ts) and run in name order.
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import * as initial from './migrations/202611260001-initial.js';
+import * as apiKeys from './migrations/202611260002-api-keys.js';
+
+const migrations: Record<string, Migration> = {
+  '202611260001-initial': initial,
+  '202611260002-api-keys': apiKeys,
+};
+
+class CodeMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new CodeMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

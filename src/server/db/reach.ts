@@ -1,0 +1,47 @@
+// The caller's reach as a `where` expression (STYLE §3): applied inside the query, never by
+// filtering rows afterwards, so an object out of reach is simply not found.
+import { type ExpressionBuilder, type Expression, type SqlBool, sql } from 'kysely';
+import { type Reach, reachesAllProjects } from '../auth/policy.js';
+import type { Database } from './types.js';
+
+type OwnedTable = 'vms' | 'volumes' | 'snapshots';
+
+export function objectReach<T extends OwnedTable>(table: T, reach: Reach) {
+  return (eb: ExpressionBuilder<Database, T>): Expression<SqlBool> => {
+    const e = eb as unknown as ExpressionBuilder<Database, OwnedTable>;
+    const conds: Expression<SqlBool>[] = [];
+    const projectCol = sql.ref(`${table}.project_id`);
+    const ownerCol = sql.ref(`${table}.owner_id`);
+    if (reach.projectId !== null) conds.push(sql<SqlBool>`${projectCol} = ${reach.projectId}`);
+    if (reach.ownOnly) conds.push(sql<SqlBool>`${ownerCol} = ${reach.userId}`);
+    if (!reach.superuser) {
+      conds.push(
+        e.exists(
+          e
+            .selectFrom('memberships as m')
+            .select('m.user_id')
+            .where('m.user_id', '=', reach.userId)
+            .where(sql<SqlBool>`m.project_id = ${projectCol}`)
+            .where(sql<SqlBool>`(m.role = 'admin' or ${ownerCol} = ${reach.userId})`),
+        ),
+      );
+    }
+    return conds.length === 0 ? sql<SqlBool>`1 = 1` : e.and(conds);
+  };
+}
+
+export function projectReach(reach: Reach, projectIdCol = 'projects.id') {
+  return (eb: ExpressionBuilder<Database, 'projects'>): Expression<SqlBool> => {
+    const col = sql.ref(projectIdCol);
+    const conds: Expression<SqlBool>[] = [];
+    if (reach.projectId !== null) conds.push(sql<SqlBool>`${col} = ${reach.projectId}`);
+    if (!reachesAllProjects(reach)) {
+      conds.push(
+        eb.exists(
+          eb.selectFrom('memberships as pm').select('pm.user_id').where('pm.user_id', '=', reach.userId).where(sql<SqlBool>`pm.project_id = ${col}`),
+        ),
+      );
+    }
+    return conds.length === 0 ? sql<SqlBool>`1 = 1` : eb.and(conds);
+  };
+}

@@ -1,0 +1,180 @@
+// Table types for Kysely. Booleans are stored as 0/1 integers and timestamps as ISO 8601 UTC text,
+// so one query code serves SQLite and PostgreSQL alike.
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export type Bool = 0 | 1;
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  password_hash: string;
+  is_superuser: Bool;
+  is_active: Bool;
+  created_at: string;
+}
+
+export interface ProjectsTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  quota_vms: number;
+  quota_cores: number;
+  quota_ram_gb: number;
+  quota_volumes: number;
+  quota_volume_gb: number;
+  created_at: string;
+}
+
+export interface MembershipsTable {
+  project_id: number;
+  user_id: number;
+  role: 'admin' | 'member';
+}
+
+export interface FlavorsTable {
+  name: string;
+  vcpus: number;
+  ram_gb: number;
+  disk_gb: number;
+}
+
+export interface ImagesTable {
+  name: string;
+  /** JSON array of strings. */
+  tags: string;
+}
+
+export interface VmsTable {
+  openstack_id: string;
+  name: string;
+  project_id: number;
+  owner_id: number;
+  image_name: string;
+  flavor_name: string;
+  vcpus: number;
+  ram_gb: number;
+  status: string;
+  task_state: string | null;
+  fixed_ip: string | null;
+  fault: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface VolumesTable {
+  openstack_id: string;
+  name: string;
+  project_id: number;
+  owner_id: number;
+  storage: number;
+  status: string;
+  attached_to: string | null;
+  device: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SnapshotsTable {
+  openstack_id: string;
+  name: string;
+  description: string;
+  project_id: number;
+  owner_id: number;
+  vm_openstack_id: string;
+  status: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  /** SHA-256 hex of the session token; the token itself is only in the cookie. */
+  id: string;
+  user_id: number;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface TransitionsTable {
+  id: string;
+  object_type: 'vm' | 'volume' | 'snapshot';
+  object_id: string;
+  action: string;
+  /** JSON: what the action needs (reboot type, new size, VM to attach to, …). */
+  params: string;
+  /** 'call' until the cloud has been asked, then 'poll' until the cloud reports the target state. */
+  phase: 'call' | 'poll';
+  due_at: string;
+  deadline_at: string;
+  lease_owner: string | null;
+  lease_until: string | null;
+  attempts: number;
+  created_at: string;
+}
+
+export interface TransitionHistoryTable {
+  /** The transition's id: unique, so a transition can be finished at most once. */
+  transition_id: string;
+  object_type: string;
+  object_id: string;
+  action: string;
+  outcome: 'success' | 'error';
+  finished_by: string;
+  finished_at: string;
+}
+
+/** The simulated cloud's own state, kept in the portal's database so that it survives restarts. */
+export interface SimResourcesTable {
+  id: string;
+  kind: 'server' | 'volume' | 'image';
+  status: string;
+  /** The status the resource reaches at ready_at (null when it is at rest). */
+  target_status: string | null;
+  ready_at: string | null;
+  /** JSON: size, attachments, fixed IP, … */
+  data: string;
+}
+
+export interface ApiKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  prefix: string;
+  /** SHA-256 hex of the whole key. */
+  digest: string;
+  /** JSON array of scope names. */
+  scopes: string;
+  own_objects_only: Bool;
+  project_id: number | null;
+  created_at: string;
+  expires_at: string;
+  last_used_at: string | null;
+  /** Set when the key is deleted or revoked; a deleted key never works again. */
+  deleted_at: string | null;
+}
+
+export interface Database {
+  api_keys: ApiKeysTable;
+  users: UsersTable;
+  projects: ProjectsTable;
+  memberships: MembershipsTable;
+  flavors: FlavorsTable;
+  images: ImagesTable;
+  vms: VmsTable;
+  volumes: VolumesTable;
+  snapshots: SnapshotsTable;
+  sessions: SessionsTable;
+  transitions: TransitionsTable;
+  transition_history: TransitionHistoryTable;
+  sim_resources: SimResourcesTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type Project = Selectable<ProjectsTable>;
+export type Vm = Selectable<VmsTable>;
+export type Volume = Selectable<VolumesTable>;
+export type Snapshot = Selectable<SnapshotsTable>;
+export type Transition = Selectable<TransitionsTable>;
+export type ApiKey = Selectable<ApiKeysTable>;

@@ -1,0 +1,144 @@
+// Errors are values with codes: one AppError, a closed list of codes mapped to HTTP status,
+// one renderer used by the error handler, the 404 handler and the router's own errors.
+import { Type } from '@sinclair/typebox';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+export const ERROR_STATUS = {
+  invalid: 400,
+  not_authenticated: 401,
+  insufficient_scope: 403,
+  api_keys_not_enabled: 403,
+  session_required: 403,
+  csrf_failed: 403,
+  permission_denied: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  invalid_state: 409,
+  quota_exceeded: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly errors?: Record<string, string[]>;
+  readonly headers?: Record<string, string>;
+
+  constructor(code: ErrorCode, detail: string, opts: { errors?: Record<string, string[]>; headers?: Record<string, string> } = {}) {
+    super(detail);
+    this.code = code;
+    this.errors = opts.errors;
+    this.headers = opts.headers;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export const notFound = (what = 'Not found.') => new AppError('not_found', what);
+export const invalid = (field: string, message: string) =>
+  new AppError('invalid', `${field}: ${message}`, { errors: { [field]: [message] } });
+
+export const ErrorBody = Type.Object(
+  {
+    detail: Type.String(),
+    code: Type.String(),
+    errors: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+  },
+  { $id: 'Error', description: 'Every error: a human sentence and a machine code.' },
+);
+
+/** Spread into every route's `response` schema (STYLE §6). */
+export const errorResponses = {
+  400: Type.Ref('Error', { description: 'invalid' }),
+  401: Type.Ref('Error', { description: 'not_authenticated' }),
+  403: Type.Ref('Error', { description: 'insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled' }),
+  404: Type.Ref('Error', { description: 'not_found (also for objects out of the caller\'s reach)' }),
+  409: Type.Ref('Error', { description: 'invalid_state, quota_exceeded' }),
+  415: Type.Ref('Error', { description: 'unsupported_media_type' }),
+  429: Type.Ref('Error', { description: 'rate_limited' }),
+  503: Type.Ref('Error', { description: 'unavailable' }),
+} as const;
+
+interface ValidationItem {
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+  keyword?: string;
+}
+
+function validationToErrors(items: ValidationItem[], context: string | undefined): Record<string, string[]> {
+  const errors: Record<string, string[]> = {};
+  for (const item of items) {
+    let field = (item.instancePath ?? '').replace(/^\//, '').split('/')[0] ?? '';
+    if (!field && item.params && typeof item.params.missingProperty === 'string') field = item.params.missingProperty;
+    if (!field && item.params && typeof item.params.additionalProperty === 'string') field = item.params.additionalProperty;
+    if (!field) field = context === 'body' ? 'non_field_errors' : context ?? 'request';
+    (errors[field] ??= []).push(item.message ?? 'is invalid');
+  }
+  return errors;
+}
+
+function isDbUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  const code = e.code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'SQLITE_BUSY', 'SQLITE_LOCKED', '57P01', '57P03', '53300'].includes(code) ||
+    code.startsWith('08') ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message ?? '')
+  );
+}
+
+/** Turns anything thrown into an AppError; unknown errors become `internal`. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const fe = err as FastifyError & { validation?: ValidationItem[]; validationContext?: string };
+  if (fe && Array.isArray(fe.validation)) {
+    const errors = validationToErrors(fe.validation, fe.validationContext);
+    const first = Object.entries(errors)[0];
+    const detail = first ? `${first[0]}: ${first[1][0]}` : 'Invalid request.';
+    return new AppError('invalid', detail, { errors });
+  }
+  if (isDbUnavailable(err)) return new AppError('unavailable', 'The database is unavailable; retry later.');
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  switch (fe?.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new AppError('unsupported_media_type', 'Send the body as application/json or application/x-www-form-urlencoded.');
+      return new AppError('invalid', 'The Content-Length header does not match the body.');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'The request body is too large.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid', 'The JSON body is empty.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('invalid', 'The body is not valid JSON.');
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError || fe?.code === 'FST_ERR_BAD_URL' || fe?.code === 'FST_ERR_ASYNC_CONSTRAINT') {
+    return new AppError('invalid', 'The request is malformed.');
+  }
+  if (status === 415) return new AppError('unsupported_media_type', 'Send the body as application/json or application/x-www-form-urlencoded.');
+  if (status === 413) return new AppError('payload_too_large', 'The request body is too large.');
+  if (status >= 400 && status < 500) return new AppError('invalid', 'The request is malformed.');
+  return new AppError('internal', 'Something went wrong on our side; the error has been logged.');
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const appErr = toAppError(err);
+  if (appErr.status >= 500) {
+    request.log.error({ err, reqId: request.id }, 'request failed');
+  }
+  if (appErr.headers) reply.headers(appErr.headers);
+  const body: { detail: string; code: string; errors?: Record<string, string[]> } = { detail: appErr.message, code: appErr.code };
+  if (appErr.errors) body.errors = appErr.errors;
+  return reply.code(appErr.status).type('application/json; charset=utf-8').send(body);
+}

@@ -1,0 +1,62 @@
+// SQL for API keys. Columns are named: the digest leaves this file only for verification.
+import type { Kysely, Transaction } from 'kysely';
+import type { ApiKey, Database } from '../../db/types.js';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+export const KEY_COLUMNS = ['id', 'user_id', 'name', 'prefix', 'scopes', 'own_objects_only', 'project_id', 'created_at', 'expires_at', 'last_used_at'] as const;
+export type KeyRow = Pick<ApiKey, (typeof KEY_COLUMNS)[number]>;
+
+/** What verifying a key needs: the key's settings, its digest and its user's state. */
+export function findKeyForAuth(q: Q, prefix: string) {
+  return q
+    .selectFrom('api_keys as k')
+    .innerJoin('users as u', 'u.id', 'k.user_id')
+    .select([
+      'k.id', 'k.prefix', 'k.digest', 'k.scopes', 'k.own_objects_only', 'k.project_id', 'k.expires_at', 'k.last_used_at',
+      'u.id as user_id', 'u.username', 'u.is_superuser', 'u.is_active',
+    ])
+    .where('k.prefix', '=', prefix)
+    .where('k.deleted_at', 'is', null)
+    .executeTakeFirst();
+}
+
+export function listKeys(q: Q, userId: number, nowIso: string): Promise<KeyRow[]> {
+  return q
+    .selectFrom('api_keys')
+    .select(KEY_COLUMNS)
+    .where('user_id', '=', userId)
+    .where('deleted_at', 'is', null)
+    .where('expires_at', '>', nowIso)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+export function findKey(q: Q, userId: number, id: number): Promise<KeyRow | undefined> {
+  return q.selectFrom('api_keys').select(KEY_COLUMNS).where('id', '=', id).where('user_id', '=', userId).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+export async function insertKey(
+  q: Q,
+  k: { userId: number; name: string; prefix: string; digest: string; scopes: string[]; ownObjectsOnly: boolean; projectId: number | null; createdAt: string; expiresAt: string },
+): Promise<KeyRow> {
+  return q
+    .insertInto('api_keys')
+    .values({
+      user_id: k.userId, name: k.name, prefix: k.prefix, digest: k.digest, scopes: JSON.stringify(k.scopes),
+      own_objects_only: k.ownObjectsOnly ? 1 : 0, project_id: k.projectId, created_at: k.createdAt, expires_at: k.expiresAt,
+      last_used_at: null, deleted_at: null,
+    })
+    .returning(KEY_COLUMNS)
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteKey(q: Q, userId: number, id: number, nowIso: string): Promise<boolean> {
+  const r = await q.updateTable('api_keys').set({ deleted_at: nowIso }).where('id', '=', id).where('user_id', '=', userId).where('deleted_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function touchKey(q: Q, id: number, nowIso: string): Promise<void> {
+  await q.updateTable('api_keys').set({ last_used_at: nowIso }).where('id', '=', id).execute();
+}

@@ -1,0 +1,29 @@
+// SQL for web sessions. The session id is the SHA-256 of the cookie's token.
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../../db/types.js';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+export async function insertSession(q: Q, s: { id: string; userId: number; csrfToken: string; createdAt: string; expiresAt: string }): Promise<void> {
+  await q.insertInto('sessions').values({ id: s.id, user_id: s.userId, csrf_token: s.csrfToken, created_at: s.createdAt, expires_at: s.expiresAt }).execute();
+}
+
+/** A live session of an active user, with what authentication needs of the user. */
+export function findLiveSession(q: Q, id: string, nowIso: string) {
+  return q
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .select(['s.id', 's.csrf_token', 'u.id as user_id', 'u.username', 'u.is_superuser'])
+    .where('s.id', '=', id)
+    .where('s.expires_at', '>', nowIso)
+    .where('u.is_active', '=', 1)
+    .executeTakeFirst();
+}
+
+export async function deleteSession(q: Q, id: string): Promise<void> {
+  await q.deleteFrom('sessions').where('id', '=', id).execute();
+}
+
+export async function deleteExpiredSessions(q: Q, nowIso: string): Promise<void> {
+  await q.deleteFrom('sessions').where('expires_at', '<=', nowIso).execute();
+}

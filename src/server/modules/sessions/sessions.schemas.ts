@@ -1,0 +1,39 @@
+import { Type } from '@sinclair/typebox';
+import { SCOPES } from '../../auth/principal.js';
+
+export const LoginBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 150 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { $id: 'LoginBody' },
+);
+
+export const UserOut = Type.Object({ username: Type.String(), is_superuser: Type.Boolean() }, { $id: 'User' });
+
+export const LoginResponse = Type.Object(
+  {
+    user: Type.Ref('User'),
+    csrf_token: Type.String({ description: 'Send it as X-CSRF-Token on every unsafe request of this session.' }),
+  },
+  { $id: 'LoginResponse' },
+);
+
+export const MeResponse = Type.Object(
+  {
+    username: Type.String(),
+    is_superuser: Type.Boolean(),
+    api_key: Type.Union([
+      Type.Object({
+        prefix: Type.String(),
+        scopes: Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s)))),
+        own_objects_only: Type.Boolean(),
+        project_id: Type.Union([Type.Integer(), Type.Null()]),
+      }),
+      Type.Null(),
+    ], { description: 'The key this request used, or null for a web session.' }),
+    api_keys_enabled: Type.Boolean({ description: 'Whether this user may create API keys (the beta gate).' }),
+    csrf_token: Type.Optional(Type.String({ description: 'The session\'s CSRF token (web sessions only).' })),
+  },
+  { $id: 'Me' },
+);

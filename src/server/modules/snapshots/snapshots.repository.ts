@@ -1,0 +1,51 @@
+// SQL for snapshots. The caller's reach is part of every query (STYLE §3).
+import type { Kysely, Transaction } from 'kysely';
+import type { Reach } from '../../auth/policy.js';
+import { objectReach } from '../../db/reach.js';
+import type { Database, Snapshot } from '../../db/types.js';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+const SNAPSHOT_COLUMNS = [
+  'snapshots.openstack_id', 'snapshots.name', 'snapshots.description', 'snapshots.project_id', 'snapshots.vm_openstack_id',
+  'snapshots.status', 'snapshots.created_at', 'snapshots.updated_at',
+] as const;
+
+export type SnapshotRow = Omit<Snapshot, 'owner_id'> & { owner: string };
+
+function reachable(q: Q, reach: Reach) {
+  return q.selectFrom('snapshots').innerJoin('users as owner', 'owner.id', 'snapshots.owner_id').where(objectReach('snapshots', reach));
+}
+
+export function listSnapshots(q: Q, reach: Reach, projectId: number): Promise<SnapshotRow[]> {
+  return reachable(q, reach)
+    .select([...SNAPSHOT_COLUMNS, 'owner.username as owner'])
+    .where('snapshots.project_id', '=', projectId)
+    .orderBy('snapshots.created_at', 'desc')
+    .orderBy('snapshots.openstack_id')
+    .execute();
+}
+
+export function findSnapshot(q: Q, reach: Reach, id: string): Promise<SnapshotRow | undefined> {
+  return reachable(q, reach).select([...SNAPSHOT_COLUMNS, 'owner.username as owner']).where('snapshots.openstack_id', '=', id).executeTakeFirst();
+}
+
+/** An active snapshot of the project, within reach, that a new VM may boot from. */
+export async function isActiveSnapshotImage(q: Q, reach: Reach, projectId: number, name: string): Promise<boolean> {
+  const r = await reachable(q, reach)
+    .select('snapshots.openstack_id')
+    .where('snapshots.project_id', '=', projectId)
+    .where('snapshots.name', '=', name)
+    .where('snapshots.status', '=', 'active')
+    .executeTakeFirst();
+  return r !== undefined;
+}
+
+export async function snapshotNameTaken(q: Q, projectId: number, name: string): Promise<boolean> {
+  const r = await q.selectFrom('snapshots').select('openstack_id').where('project_id', '=', projectId).where('name', '=', name).where('status', '!=', 'error').executeTakeFirst();
+  return r !== undefined;
+}
+
+export async function insertSnapshot(trx: Transaction<Database>, s: Snapshot): Promise<void> {
+  await trx.insertInto('snapshots').values(s).execute();
+}

@@ -1,0 +1,30 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { reachOf } from '../../auth/policy.js';
+import { principalOf } from '../../auth/route-auth.js';
+import type { App, AppContext } from '../../context.js';
+import { errorResponses, notFound } from '../../errors.js';
+import { isVmReachable } from '../vms/vms.repository.js';
+import { SnapshotCreateBody, SnapshotOut } from './snapshots.schemas.js';
+import { createSnapshot } from './snapshots.service.js';
+
+export function snapshotsRoutes(app: App, ctx: AppContext): void {
+  app.addSchema(SnapshotOut);
+
+  // The VM named in the body must be within reach before anything else is judged.
+  const vmInBody = async (request: FastifyRequest) => {
+    const body = request.body as Record<string, unknown> | null | undefined;
+    const id = body && typeof body === 'object' ? body.snapshot_instance : undefined;
+    if (typeof id === 'string' && (id.length > 64 || !(await isVmReachable(ctx.db.kysely, reachOf(principalOf(request)), id)))) {
+      throw notFound('No such VM.');
+    }
+  };
+
+  app.post('/snapshots', {
+    config: { auth: 'any', scope: 'snapshot:create', reach: vmInBody },
+    schema: {
+      operationId: 'createSnapshot', tags: ['snapshots'], summary: 'Snapshot a VM; the snapshot becomes an image of its project when active.',
+      body: SnapshotCreateBody, response: { 202: Type.Ref('Snapshot'), ...errorResponses },
+    },
+  }, async (request, reply) => reply.code(202).send(await createSnapshot(ctx, principalOf(request), request.body)));
+}

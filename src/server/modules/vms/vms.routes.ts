@@ -1,0 +1,48 @@
+import { Type } from '@sinclair/typebox';
+import { principalOf } from '../../auth/route-auth.js';
+import type { App, AppContext } from '../../context.js';
+import { errorResponses } from '../../errors.js';
+import { assertProjectFieldReachable, objectParamReach } from '../reach.hooks.js';
+import { OpenstackIdParams, pageOf } from '../shared.schemas.js';
+import { isVmReachable } from './vms.repository.js';
+import { VmActionBody, VmCreateBody, VmListQuery, VmOut, VmPage } from './vms.schemas.js';
+import { changeVm, createVm, getVm, listVmsFor } from './vms.service.js';
+
+export function vmsRoutes(app: App, ctx: AppContext): void {
+  app.addSchema(VmOut);
+  const vmReach = objectParamReach(isVmReachable, ctx, 'VM');
+
+  app.get('/vms', {
+    config: { auth: 'any', scope: 'vm:read', reach: (r) => assertProjectFieldReachable(ctx, r, 'query', 'project_id') },
+    schema: { operationId: 'listVms', tags: ['vms'], summary: 'VMs the caller may see, newest first.', querystring: VmListQuery, response: { 200: VmPage, ...errorResponses } },
+  }, async (request) => {
+    const q = request.query;
+    const page = q.page ?? 1;
+    const pageSize = q.page_size ?? 50;
+    const { count, results } = await listVmsFor(ctx, principalOf(request), { projectId: q.project_id, status: q.status, text: q.text }, page, pageSize);
+    return pageOf(request, results, count, page, pageSize);
+  });
+
+  app.post('/vms', {
+    config: { auth: 'any', scope: 'vm:create', reach: (r) => assertProjectFieldReachable(ctx, r, 'body', 'project_id') },
+    schema: { operationId: 'createVm', tags: ['vms'], summary: 'Start a new VM; it is BUILD until the cloud reports it ACTIVE.', body: VmCreateBody, response: { 201: Type.Ref('Vm'), ...errorResponses } },
+  }, async (request, reply) => reply.code(201).send(await createVm(ctx, principalOf(request), request.body)));
+
+  app.get('/vms/:openstack_id', {
+    config: { auth: 'any', scope: 'vm:read', reach: vmReach },
+    schema: { operationId: 'getVm', tags: ['vms'], summary: 'One VM (also when DELETED).', params: OpenstackIdParams, response: { 200: Type.Ref('Vm'), ...errorResponses } },
+  }, async (request) => getVm(ctx, principalOf(request), request.params.openstack_id));
+
+  app.post('/vms/:openstack_id/action', {
+    config: { auth: 'any', scope: 'vm:change_state', reach: vmReach },
+    schema: { operationId: 'vmAction', tags: ['vms'], summary: 'Stop, resume or reboot a VM.', params: OpenstackIdParams, body: VmActionBody, response: { 202: Type.Ref('Vm'), ...errorResponses } },
+  }, async (request, reply) => {
+    const { os_action, reboot_type } = request.body;
+    return reply.code(202).send(await changeVm(ctx, principalOf(request), request.params.openstack_id, os_action, reboot_type ?? 'SOFT'));
+  });
+
+  app.delete('/vms/:openstack_id', {
+    config: { auth: 'any', scope: 'vm:delete', reach: vmReach },
+    schema: { operationId: 'deleteVm', tags: ['vms'], summary: 'Delete a VM; it ends DELETED and its volumes become available.', params: OpenstackIdParams, response: { 202: Type.Ref('Vm'), ...errorResponses } },
+  }, async (request, reply) => reply.code(202).send(await changeVm(ctx, principalOf(request), request.params.openstack_id, 'delete')));
+}

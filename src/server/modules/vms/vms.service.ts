@@ -1,0 +1,85 @@
+// The rules for VMs: creation within quota, actions that fit the state, durable transitions.
+import { randomUUID } from 'node:crypto';
+import { reachOf } from '../../auth/policy.js';
+import type { Principal } from '../../auth/principal.js';
+import { type AppContext, nowIso } from '../../context.js';
+import { AppError, invalid, notFound } from '../../errors.js';
+import { type RebootType, type VmAction, vmDuring } from '../../transitions/states.js';
+import { queueTransition } from '../../transitions/queue.js';
+import { findFlavor, imageExists } from '../catalog/catalog.repository.js';
+import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
+import { isActiveSnapshotImage } from '../snapshots/snapshots.repository.js';
+import { type VmFilters, type VmRow, attachedVolumes, findVm, insertVm, listVms, setVmState } from './vms.repository.js';
+
+export type VmView = Omit<VmRow, 'owner_id' | 'vcpus' | 'ram_gb'> & { volumes: string[] };
+
+async function withVolumes(ctx: AppContext, rows: VmRow[]): Promise<VmView[]> {
+  const volumes = await attachedVolumes(ctx.db.kysely, rows.map((r) => r.openstack_id));
+  return rows.map(({ owner_id: _o, vcpus: _c, ram_gb: _r, ...vm }) => ({ ...vm, volumes: volumes.get(vm.openstack_id) ?? [] }));
+}
+
+export async function listVmsFor(ctx: AppContext, p: Principal, f: VmFilters, page: number, pageSize: number) {
+  const { count, rows } = await listVms(ctx.db.kysely, reachOf(p), f, page, pageSize);
+  return { count, results: await withVolumes(ctx, rows) };
+}
+
+export async function getVm(ctx: AppContext, p: Principal, id: string): Promise<VmView> {
+  const vm = await findVm(ctx.db.kysely, reachOf(p), id);
+  if (!vm) throw notFound('No such VM.');
+  return (await withVolumes(ctx, [vm]))[0];
+}
+
+export interface VmCreate {
+  project_id: number;
+  image_name: string;
+  flavor_name: string;
+  vm_name: string;
+}
+
+export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): Promise<VmView> {
+  const reach = reachOf(p);
+  const id = randomUUID();
+  await ctx.db.kysely.transaction().execute(async (trx) => {
+    const project = await lockProject(trx, ctx.db.dialect, body.project_id);
+    if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
+    const flavor = await findFlavor(trx, body.flavor_name);
+    if (!flavor) throw invalid('flavor_name', `Unknown flavor "${body.flavor_name}".`);
+    if (!(await imageExists(trx, body.image_name)) && !(await isActiveSnapshotImage(trx, reach, body.project_id, body.image_name))) {
+      throw invalid('image_name', `Unknown image "${body.image_name}".`);
+    }
+    const usage = await projectUsage(trx, project.id);
+    const over = [
+      usage.vms + 1 > project.quota_vms && `VMs (${project.quota_vms})`,
+      usage.cores + flavor.vcpus > project.quota_cores && `cores (${project.quota_cores})`,
+      usage.ram_gb + flavor.ram_gb > project.quota_ram_gb && `RAM (${project.quota_ram_gb} GB)`,
+    ].filter(Boolean);
+    if (over.length) throw new AppError('quota_exceeded', `This VM would exceed the project's quota of ${over.join(', ')}.`);
+    const now = nowIso();
+    await insertVm(trx, {
+      openstack_id: id, name: body.vm_name, project_id: project.id, owner_id: p.user.id, image_name: body.image_name,
+      flavor_name: flavor.name, vcpus: flavor.vcpus, ram_gb: flavor.ram_gb, status: 'BUILD', task_state: 'spawning',
+      fixed_ip: null, fault: null, created_at: now, updated_at: now,
+    });
+    await queueTransition(ctx, trx, 'vm', id, 'create', {
+      name: body.vm_name, imageName: body.image_name, flavorName: flavor.name, projectId: project.id, owner: p.user.username,
+    });
+  });
+  ctx.worker.wake();
+  return getVm(ctx, p, id);
+}
+
+export async function changeVm(ctx: AppContext, p: Principal, id: string, action: VmAction, rebootType: RebootType = 'SOFT'): Promise<VmView> {
+  await ctx.db.kysely.transaction().execute(async (trx) => {
+    const vm = await findVm(trx, reachOf(p), id);
+    if (!vm) throw notFound('No such VM.');
+    const during = vmDuring(vm, action, rebootType);
+    if (!during) {
+      const why = vm.task_state ? `while it is ${vm.task_state}` : `in status ${vm.status}`;
+      throw new AppError('invalid_state', `Cannot ${action} the VM ${why}.`);
+    }
+    await setVmState(trx, id, during, nowIso());
+    await queueTransition(ctx, trx, 'vm', id, action, action === 'reboot' ? { rebootType } : {});
+  });
+  ctx.worker.wake();
+  return getVm(ctx, p, id);
+}

@@ -1,0 +1,88 @@
+// The rules for volumes: creation within quota; attach, detach, extend and delete in the states
+// that allow them, each a durable transition.
+import { randomUUID } from 'node:crypto';
+import { reachOf } from '../../auth/policy.js';
+import type { Principal } from '../../auth/principal.js';
+import { type AppContext, nowIso } from '../../context.js';
+import { AppError, invalid, notFound } from '../../errors.js';
+import { queueTransition } from '../../transitions/queue.js';
+import { type VolumeAction, volumeDuring } from '../../transitions/states.js';
+import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
+import { findVm } from '../vms/vms.repository.js';
+import { type VolumeFilters, type VolumeRow, findVolume, insertVolume, listVolumes, setVolumeStatus } from './volumes.repository.js';
+
+export async function listVolumesFor(ctx: AppContext, p: Principal, f: VolumeFilters, page: number, pageSize: number) {
+  const { count, rows } = await listVolumes(ctx.db.kysely, reachOf(p), f, page, pageSize);
+  return { count, results: rows };
+}
+
+export async function getVolume(ctx: AppContext, p: Principal, id: string): Promise<VolumeRow> {
+  const v = await findVolume(ctx.db.kysely, reachOf(p), id);
+  if (!v) throw notFound('No such volume.');
+  return v;
+}
+
+export async function createVolume(ctx: AppContext, p: Principal, body: { project_id: number; name: string; storage: number }): Promise<VolumeRow> {
+  const reach = reachOf(p);
+  const id = randomUUID();
+  await ctx.db.kysely.transaction().execute(async (trx) => {
+    const project = await lockProject(trx, ctx.db.dialect, body.project_id);
+    if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
+    const usage = await projectUsage(trx, project.id);
+    const over = [
+      usage.volumes + 1 > project.quota_volumes && `volumes (${project.quota_volumes})`,
+      usage.volume_gb + body.storage > project.quota_volume_gb && `volume storage (${project.quota_volume_gb} GB)`,
+    ].filter(Boolean);
+    if (over.length) throw new AppError('quota_exceeded', `This volume would exceed the project's quota of ${over.join(', ')}.`);
+    const now = nowIso();
+    await insertVolume(trx, {
+      openstack_id: id, name: body.name, project_id: project.id, owner_id: p.user.id, storage: body.storage, status: 'creating',
+      attached_to: null, device: null, created_at: now, updated_at: now,
+    });
+    await queueTransition(ctx, trx, 'volume', id, 'create', { name: body.name, size: body.storage });
+  });
+  ctx.worker.wake();
+  return getVolume(ctx, p, id);
+}
+
+export interface VolumeActionRequest {
+  os_action: 'attach' | 'detach' | 'extend';
+  vm_openstack_id?: string;
+  size?: number;
+}
+
+export async function changeVolume(ctx: AppContext, p: Principal, id: string, req: VolumeActionRequest | { os_action: 'delete' }): Promise<VolumeRow> {
+  const reach = reachOf(p);
+  const action: VolumeAction = req.os_action;
+  await ctx.db.kysely.transaction().execute(async (trx) => {
+    const volume = await findVolume(trx, reach, id);
+    if (!volume) throw notFound('No such volume.');
+    const params: Record<string, unknown> = {};
+    if (req.os_action === 'attach') {
+      if (!req.vm_openstack_id) throw invalid('vm_openstack_id', 'Name the VM to attach the volume to.');
+      const vm = await findVm(trx, reach, req.vm_openstack_id);
+      if (!vm || vm.project_id !== volume.project_id) throw notFound('No such VM in the volume\'s project.');
+      if (!['ACTIVE', 'SHUTOFF'].includes(vm.status) || vm.task_state !== null) {
+        throw new AppError('invalid_state', `Cannot attach a volume to a VM in status ${vm.status}${vm.task_state ? ` while it is ${vm.task_state}` : ''}.`);
+      }
+      params.vm = vm.openstack_id;
+    } else if (req.os_action === 'detach') {
+      params.vm = volume.attached_to;
+    } else if (req.os_action === 'extend') {
+      if (req.size === undefined) throw invalid('size', 'Give the new size in GB.');
+      if (req.size <= volume.storage) throw invalid('size', `The new size must be larger than the current ${volume.storage} GB.`);
+      const project = await lockProject(trx, ctx.db.dialect, volume.project_id);
+      const usage = await projectUsage(trx, volume.project_id);
+      if (project && usage.volume_gb + (req.size - volume.storage) > project.quota_volume_gb) {
+        throw new AppError('quota_exceeded', `Extending would exceed the project's quota of volume storage (${project.quota_volume_gb} GB).`);
+      }
+      params.size = req.size;
+    }
+    const during = volumeDuring(volume.status, action);
+    if (!during) throw new AppError('invalid_state', `Cannot ${action} a volume in status ${volume.status}.`);
+    await setVolumeStatus(trx, id, during, nowIso(), typeof params.size === 'number' ? params.size : undefined);
+    await queueTransition(ctx, trx, 'volume', id, action, params);
+  });
+  ctx.worker.wake();
+  return getVolume(ctx, p, id);
+}

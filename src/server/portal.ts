@@ -1,0 +1,46 @@
+// Assembles a portal: database (migrated), cloud, transition worker and the HTTP app.
+import type { FastifyBaseLogger } from 'fastify';
+import { buildApp, type BuildOptions } from './app.js';
+import type { CloudProvider } from './cloud/provider.js';
+import { SimulatedProvider } from './cloud/simulated/simulated.provider.js';
+import type { Config } from './config.js';
+import type { App, AppContext } from './context.js';
+import { type Db, openDatabase } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { syncCatalog } from './modules/catalog/catalog.service.js';
+import { TransitionWorker } from './transitions/worker.js';
+
+export interface Portal {
+  app: App;
+  ctx: AppContext;
+  /** Starts the transition worker (serve does; tests may drive `ctx.worker.tick()` themselves). */
+  startWorker(): void;
+  close(): Promise<void>;
+}
+
+export function createCloud(config: Config, db: Db): CloudProvider {
+  return new SimulatedProvider(db.kysely, config.simDelayMs);
+}
+
+export async function createPortal(config: Config, opts: BuildOptions & { db?: Db } = {}): Promise<Portal> {
+  const db = opts.db ?? openDatabase(config.databaseUrl, { pool: config.dbPool });
+  await migrateToLatest(db.kysely);
+  const cloud = createCloud(config, db);
+  await syncCatalog({ db, cloud });
+  const ctx = { config, db, cloud } as AppContext;
+  const app = await buildApp(ctx, opts);
+  ctx.worker = new TransitionWorker(db, cloud, app.log as FastifyBaseLogger, { pollMs: config.workerPollMs, leaseMs: config.leaseMs });
+  let closed = false;
+  return {
+    app,
+    ctx,
+    startWorker: () => ctx.worker.start(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await ctx.worker.stop();
+      if (!opts.db) await db.destroy();
+    },
+  };
+}

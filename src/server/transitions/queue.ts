@@ -1,0 +1,28 @@
+// The one way to start a transition: a row written in the same database transaction as the
+// object's new in-flight state, picked up by the worker.
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import type { AppContext } from '../context.js';
+import type { Database, TransitionsTable } from '../db/types.js';
+import { insertTransition } from './transitions.repository.js';
+
+export async function queueTransition(
+  ctx: Pick<AppContext, 'cloud'>,
+  trx: Transaction<Database>,
+  objectType: TransitionsTable['object_type'],
+  objectId: string,
+  action: string,
+  params: Record<string, unknown>,
+): Promise<void> {
+  const now = Date.now();
+  await insertTransition(trx, {
+    id: randomUUID(),
+    object_type: objectType,
+    object_id: objectId,
+    action,
+    params: JSON.stringify(params),
+    due_at: new Date(now).toISOString(),
+    deadline_at: new Date(now + ctx.cloud.transitionTimeoutMs).toISOString(),
+    created_at: new Date(now).toISOString(),
+  });
+}
