@@ -48,6 +48,9 @@ export async function buildTestApp(env: Record<string, string> = {}, opts: { wor
     SIMPLEVM_WORKER_POLL_MS: '10',
     SIMPLEVM_LOG_LEVEL: 'silent',
     SIMPLEVM_API_KEYS_FOR: 'all',
+    // Rate limits have their own tests; elsewhere they would only get in the way of many requests from 127.0.0.1.
+    SIMPLEVM_RATE_LIMIT: '0',
+    SIMPLEVM_AUTH_FAIL_LIMIT: '0',
     ...env,
     DATABASE_URL: fresh.url,
   });

@@ -8,7 +8,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { DestinationStream } from 'pino';
-import { Authenticator } from './auth/authenticate.js';
+import { Authenticator, presentedKey } from './auth/authenticate.js';
+import type { Principal } from './auth/principal.js';
+import { createRateLimits } from './auth/rate-limit.js';
+import { auditRoutes } from './modules/audit/audit.routes.js';
 import { constantTimeEqual } from './auth/tokens.js';
 import './auth/route-auth.js';
 import type { App, AppContext } from './context.js';
@@ -27,6 +30,11 @@ export interface BuildOptions {
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The web app's Content-Security-Policy: its own scripts only, nothing inline, no framing. */
+export const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
+  "font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 const FORM = 'application/x-www-form-urlencoded';
 
 /** Headers and cookies that carry secrets never reach a log line. */
@@ -49,6 +57,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       ...(opts.logStream ? { stream: opts.logStream } : {}),
     },
     genReqId: () => randomUUID(),
+    trustProxy: ctx.config.trustProxy,
     bodyLimit: 256 * 1024,
     routerOptions: {
       ignoreTrailingSlash: true,
@@ -94,13 +103,25 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(swaggerUi, { routePrefix: '/portal/api/docs', uiConfig: { url: '/api/openapi.json' } });
 
   const authenticator = new Authenticator(ctx);
+  const rateLimits = createRateLimits(ctx.config, (err) => app.log.warn({ err }, 'rate-limit counter unavailable; limit skipped'));
+  app.decorate('rateLimits', rateLimits);
+  app.addHook('onClose', () => rateLimits.close());
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    const { auth, scope } = request.routeOptions.config;
+    const { auth, scope, authFailure } = request.routeOptions.config;
+    const presentsKey = presentedKey(request) !== undefined;
+    if (authFailure || (presentsKey && auth && auth !== 'none')) await rateLimits.assertNotThrottled(request.ip);
     if (!auth || auth === 'none') return;
-    const principal = await authenticator.authenticate(request);
+    let principal: Principal | null;
+    try {
+      principal = await authenticator.authenticate(request);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'not_authenticated') await rateLimits.noteFailure(request.ip);
+      throw err;
+    }
     if (!principal) throw new AppError('not_authenticated', 'Authentication credentials were not provided.');
+    await rateLimits.hitPrincipal(principal);
     if (auth === 'session' && principal.via !== 'session') {
       throw new AppError('session_required', 'This endpoint needs a web session; API keys cannot manage keys.');
     }
@@ -119,11 +140,23 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   // Form values are coerced to the body schema's types, then reach is checked before validation.
   app.addHook('preValidation', async (request) => {
     const bodySchema = request.routeOptions.schema?.body as Parameters<typeof coerceFormBody>[1];
+    // A POST without a body is judged field by field, like an empty one.
+    if (request.body === undefined && bodySchema && (bodySchema as { type?: string }).type === 'object') request.body = {};
     if (isForm(request) && request.body && typeof request.body === 'object') {
       request.body = coerceFormBody(request.body as Record<string, unknown>, bodySchema);
     }
     const reach = request.routeOptions.config.reach;
     if (reach) await reach(request);
+  });
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'same-origin');
+    reply.header('x-frame-options', 'DENY');
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
+      reply.header('content-security-policy', CSP);
+    }
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
@@ -161,6 +194,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
         vmsRoutes(api, ctx);
         volumesRoutes(api, ctx);
         snapshotsRoutes(api, ctx);
+        auditRoutes(api, ctx);
       },
       { prefix },
     );

@@ -20,6 +20,8 @@ export interface Config {
   leaseMs: number;
   /** Session lifetime in hours. */
   sessionHours: number;
+  /** Behind a reverse proxy: trust X-Forwarded-For/-Proto (client IP, HTTPS for Secure cookies). */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -69,6 +71,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerPollMs: int(env, 'SIMPLEVM_WORKER_POLL_MS', 100, 5, 60_000),
     leaseMs: int(env, 'SIMPLEVM_LEASE_MS', 10_000, 100, 3_600_000),
     sessionHours: int(env, 'SIMPLEVM_SESSION_HOURS', 12, 1, 24 * 90),
+    trustProxy: oneOf(env, 'SIMPLEVM_TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
   };
 }
 

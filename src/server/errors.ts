@@ -97,6 +97,11 @@ function isDbUnavailable(err: unknown): boolean {
   );
 }
 
+function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '22021' || code === '22P05';
+}
+
 /** Turns anything thrown into an AppError; unknown errors become `internal`. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -108,6 +113,8 @@ export function toAppError(err: unknown): AppError {
     return new AppError('invalid', detail, { errors });
   }
   if (isDbUnavailable(err)) return new AppError('unavailable', 'The database is unavailable; retry later.');
+  // PostgreSQL refuses some strings SQLite stores (a NUL byte): the client's input, not our failure.
+  if (isUnstorableText(err)) return new AppError('invalid', 'The request contains a character that cannot be stored, such as a NUL byte.');
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
   switch (fe?.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

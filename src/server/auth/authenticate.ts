@@ -3,6 +3,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { rememberKeyIp } from '../modules/audit/audit.repository.js';
+import { writeAudit } from '../modules/audit/audit.service.js';
 import { findKeyForAuth, touchKey } from '../modules/keys/keys.repository.js';
 import { findLiveSession } from '../modules/sessions/sessions.repository.js';
 import { digestKey, parseKey } from './key-format.js';
@@ -36,13 +38,13 @@ export class Authenticator {
 
   async authenticate(request: FastifyRequest): Promise<Principal | null> {
     const key = presentedKey(request);
-    if (key !== undefined) return this.byKey(key);
+    if (key !== undefined) return this.byKey(key, request.ip);
     const token = request.cookies?.[SESSION_COOKIE];
-    if (token) return this.bySession(token);
+    if (token) return this.bySession(token, request.ip);
     return null;
   }
 
-  async byKey(key: string): Promise<Principal> {
+  async byKey(key: string, ip: string): Promise<Principal> {
     const prefix = parseKey(key);
     if (prefix === null) throw badKey();
     const row = await findKeyForAuth(this.ctx.db.kysely, prefix);
@@ -53,6 +55,7 @@ export class Authenticator {
       throw new AppError('api_keys_not_enabled', 'API keys are in beta and enabled only for superusers.');
     }
     this.noteUse(row.id, row.last_used_at, now);
+    await this.noteAddress(row.id, row.prefix, { id: row.user_id, username: row.username }, ip);
     return {
       user: { id: row.user_id, username: row.username, isSuperuser: row.is_superuser === 1 },
       via: 'key',
@@ -65,7 +68,23 @@ export class Authenticator {
       },
       sessionId: null,
       csrfToken: null,
+      ip,
     };
+  }
+
+  /** Addresses already known for a key on this instance; a new one is recorded once (`key.new_ip`). */
+  private readonly knownAddresses = new Set<string>();
+
+  private async noteAddress(keyId: number, prefix: string, user: { id: number; username: string }, ip: string): Promise<void> {
+    const token = `${keyId}|${ip}`;
+    if (this.knownAddresses.has(token)) return;
+    await this.ctx.db.kysely.transaction().execute(async (trx) => {
+      if (await rememberKeyIp(trx, keyId, ip, new Date().toISOString())) {
+        await writeAudit(trx, user, prefix, ip, { action: 'key.new_ip', objectType: 'api_key', objectId: String(keyId), subjectId: user.id });
+      }
+    });
+    if (this.knownAddresses.size > 100_000) this.knownAddresses.clear();
+    this.knownAddresses.add(token);
   }
 
   private noteUse(keyId: number, lastUsedAt: string | null, now: Date): void {
@@ -77,7 +96,7 @@ export class Authenticator {
     touchKey(this.ctx.db.kysely, keyId, now.toISOString()).catch(() => this.lastTouched.delete(keyId));
   }
 
-  async bySession(token: string): Promise<Principal | null> {
+  async bySession(token: string, ip: string): Promise<Principal | null> {
     const id = sha256Hex(token);
     const row = await findLiveSession(this.ctx.db.kysely, id, new Date().toISOString());
     if (!row) return null;
@@ -87,6 +106,7 @@ export class Authenticator {
       key: null,
       sessionId: id,
       csrfToken: row.csrf_token,
+      ip,
     };
   }
 }

@@ -30,4 +30,6 @@ export interface Principal {
   /** Set when the request came with a session cookie. */
   sessionId: string | null;
   csrfToken: string | null;
+  /** The client's address, as the audit log records it. */
+  ip: string;
 }

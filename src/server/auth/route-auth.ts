@@ -20,6 +20,8 @@ declare module 'fastify' {
     auth?: AuthMode;
     scope?: Scope;
     reach?: (request: FastifyRequest) => Promise<void>;
+    /** The route checks credentials itself (login, leaked-key reports): throttled per IP like failed keys. */
+    authFailure?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;

@@ -2,10 +2,12 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import * as initial from './migrations/202611260001-initial.js';
 import * as apiKeys from './migrations/202611260002-api-keys.js';
+import * as audit from './migrations/202611270001-audit.js';
 
 const migrations: Record<string, Migration> = {
   '202611260001-initial': initial,
   '202611260002-api-keys': apiKeys,
+  '202611270001-audit': audit,
 };
 
 class CodeMigrationProvider implements MigrationProvider {

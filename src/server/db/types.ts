@@ -153,7 +153,29 @@ export interface ApiKeysTable {
   deleted_at: string | null;
 }
 
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: string;
+  actor_id: number | null;
+  actor: string | null;
+  key_prefix: string | null;
+  action: string;
+  object_type: string | null;
+  object_id: string | null;
+  subject_id: number | null;
+  ip: string | null;
+  outcome: 'success' | 'failure';
+}
+
+export interface ApiKeyIpsTable {
+  key_id: number;
+  ip: string;
+  first_seen_at: string;
+}
+
 export interface Database {
+  audit_events: AuditEventsTable;
+  api_key_ips: ApiKeyIpsTable;
   api_keys: ApiKeysTable;
   users: UsersTable;
   projects: ProjectsTable;

@@ -40,7 +40,7 @@ export function objectParamReach(
 ) {
   return async (request: FastifyRequest): Promise<void> => {
     const id = rawField(request, 'params', 'openstack_id');
-    if (typeof id !== 'string' || id.length > 64 || !(await isReachable(ctx.db.kysely, reachOf(principalOf(request)), id))) {
+    if (typeof id !== 'string' || id.length > 64 || id.includes('\u0000') || !(await isReachable(ctx.db.kysely, reachOf(principalOf(request)), id))) {
       throw notFound(`No such ${what}.`);
     }
   };

@@ -60,3 +60,8 @@ export async function deleteKey(q: Q, userId: number, id: number, nowIso: string
 export async function touchKey(q: Q, id: number, nowIso: string): Promise<void> {
   await q.updateTable('api_keys').set({ last_used_at: nowIso }).where('id', '=', id).execute();
 }
+
+/** Moves a key's expiry earlier (rotation with overlap). */
+export async function shortenKey(q: Q, id: number, expiresAt: string): Promise<void> {
+  await q.updateTable('api_keys').set({ expires_at: expiresAt }).where('id', '=', id).where('expires_at', '>', expiresAt).execute();
+}

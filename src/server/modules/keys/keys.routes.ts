@@ -3,8 +3,20 @@ import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
 import { assertProjectFieldReachable } from '../reach.hooks.js';
-import { KeyCreateBody, KeyCreated, KeyIdParams, KeyOut, ScopeName } from './keys.schemas.js';
-import { createKey, deleteKeyOf, listKeysFor } from './keys.service.js';
+import { KeyCreateBody, KeyCreated, KeyIdParams, KeyOut, KeyRotateBody, ScopeName } from './keys.schemas.js';
+import { createKey, deleteKeyOf, listKeysFor, revokeLeakedKey, rotateKey } from './keys.service.js';
+import { noteAuthFailure } from '../../auth/rate-limit.js';
+
+function keyFromBody(body: unknown): unknown {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    if (parsed && typeof parsed === 'object' && 'key' in parsed) return (parsed as { key: unknown }).key;
+  } catch {
+    // not JSON: try a form body
+  }
+  return new URLSearchParams(body).get('key') ?? undefined;
+}
 
 export function keysRoutes(app: App, ctx: AppContext): void {
   for (const s of [ScopeName, KeyOut, KeyCreated]) app.addSchema(s);
@@ -22,6 +34,35 @@ export function keysRoutes(app: App, ctx: AppContext): void {
       body: KeyCreateBody, response: { 201: Type.Ref('ApiKeyCreated'), ...errorResponses },
     },
   }, async (request, reply) => reply.code(201).send(await createKey(ctx, principalOf(request), request.body)));
+
+  app.post('/keys/:id/rotate', {
+    config: { auth: 'session' },
+    schema: {
+      operationId: 'rotateKey', tags: ['keys'],
+      summary: 'Replace a key by a new one with the same settings; the old one dies now or after overlap_hours. Web session only.',
+      params: KeyIdParams, body: Type.Optional(KeyRotateBody), response: { 201: Type.Ref('ApiKeyCreated'), ...errorResponses },
+    },
+  }, async (request, reply) => reply.code(201).send(await rotateKey(ctx, principalOf(request), request.params.id, request.body?.overlap_hours ?? 0)));
+
+  // Whoever finds a key reports it here: no authentication, and 202 for any body at all, so the
+  // answer tells nothing about the key. Its own parsers accept any content type.
+  app.register(async (open: App) => {
+    open.removeAllContentTypeParsers();
+    open.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) => done(null, body));
+    open.post('/keys/revoke', {
+      config: { auth: 'none', authFailure: true },
+      schema: {
+        operationId: 'revokeLeakedKey', tags: ['keys'],
+        summary: 'Report a leaked key: {"key": "svm_…"} (JSON or form). A live key is revoked and its owner sees it in the audit log. Always 202.',
+        body: { type: 'string', description: 'JSON {"key": "svm_…"} or form key=svm_…' },
+        response: { 202: Type.Object({ detail: Type.String() }), 429: Type.Ref('Error') },
+      },
+    }, async (request, reply) => {
+      const revoked = await revokeLeakedKey(ctx, keyFromBody(request.body), request.ip);
+      if (!revoked) await noteAuthFailure(request);
+      return reply.code(202).send({ detail: 'Thank you. If this was a live key, it has been revoked.' });
+    });
+  });
 
   app.delete('/keys/:id', {
     config: { auth: 'session' },

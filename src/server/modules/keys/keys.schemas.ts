@@ -49,3 +49,8 @@ export const KeyCreateBody = Type.Object(
 );
 
 export const KeyIdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+
+export const KeyRotateBody = Type.Object(
+  { overlap_hours: Type.Optional(Type.Integer({ minimum: 0, maximum: 168, default: 0, description: 'Hours the old key keeps working (0–168).' })) },
+  { $id: 'ApiKeyRotateBody' },
+);

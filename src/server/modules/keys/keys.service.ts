@@ -1,11 +1,13 @@
 // API keys (spec §2): made and deleted through a web session only; the key is returned once.
-import { generateKey } from '../../auth/key-format.js';
+import { digestKey, generateKey, parseKey } from '../../auth/key-format.js';
+import { constantTimeEqual } from '../../auth/tokens.js';
+import { auditAs, writeAudit } from '../audit/audit.service.js';
 import type { Principal, Scope } from '../../auth/principal.js';
 import { reachOf } from '../../auth/policy.js';
 import type { AppContext } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { isProjectReachable } from '../projects/projects.repository.js';
-import { type KeyRow, deleteKey, insertKey, listKeys } from './keys.repository.js';
+import { type KeyRow, deleteKey, findKey, findKeyForAuth, insertKey, listKeys, shortenKey } from './keys.repository.js';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_DAYS = 90;
@@ -74,14 +76,70 @@ export async function createKey(ctx: AppContext, p: Principal, body: KeyCreate):
   const expiresAt = keyExpiry(ctx, body.expires_at, now);
   const scopes = [...new Set(body.scopes)];
   const generated = generateKey();
-  const row = await insertKey(ctx.db.kysely, {
-    userId: p.user.id, name: body.name, prefix: generated.prefix, digest: generated.digest, scopes,
-    ownObjectsOnly: body.own_objects_only ?? true, projectId, createdAt: now.toISOString(), expiresAt,
+  const row = await ctx.db.kysely.transaction().execute(async (trx) => {
+    const created = await insertKey(trx, {
+      userId: p.user.id, name: body.name, prefix: generated.prefix, digest: generated.digest, scopes,
+      ownObjectsOnly: body.own_objects_only ?? true, projectId, createdAt: now.toISOString(), expiresAt,
+    });
+    await auditAs(trx, p, { action: 'key.create', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: created.prefix });
+    return created;
   });
   return { ...keyView(row), key: generated.key };
 }
 
 export async function deleteKeyOf(ctx: AppContext, p: Principal, id: number): Promise<void> {
-  // The row is marked deleted before the response is sent; every instance reads it on each request.
-  if (!(await deleteKey(ctx.db.kysely, p.user.id, id, new Date().toISOString()))) throw notFound('No such API key.');
+  // The row is marked deleted before the response is sent; every instance reads it on each
+  // request (nothing about keys is cached), so no later request can succeed with it.
+  await ctx.db.kysely.transaction().execute(async (trx) => {
+    const key = await findKey(trx, p.user.id, id);
+    if (!key || !(await deleteKey(trx, p.user.id, id, new Date().toISOString()))) throw notFound('No such API key.');
+    await auditAs(trx, p, { action: 'key.delete', objectType: 'api_key', objectId: String(id), subjectId: p.user.id, keyPrefix: key.prefix });
+  });
+}
+
+/**
+ * A new key with the same settings and lifetime; the old one dies now, or after `overlapHours`
+ * (never later than it would have anyway).
+ */
+export async function rotateKey(ctx: AppContext, p: Principal, id: number, overlapHours: number): Promise<KeyView & { key: string }> {
+  assertKeysEnabled(ctx, p);
+  const generated = generateKey();
+  const now = new Date();
+  const row = await ctx.db.kysely.transaction().execute(async (trx) => {
+    const old = await findKey(trx, p.user.id, id);
+    if (!old || old.expires_at <= now.toISOString()) throw notFound('No such API key.');
+    const lifetime = Math.min(Date.parse(old.expires_at) - Date.parse(old.created_at), ctx.config.apiKeyMaxDays * DAY_MS);
+    const created = await insertKey(trx, {
+      userId: p.user.id, name: old.name, prefix: generated.prefix, digest: generated.digest, scopes: JSON.parse(old.scopes) as Scope[],
+      ownObjectsOnly: old.own_objects_only === 1, projectId: old.project_id, createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + Math.max(lifetime, 60_000)).toISOString(),
+    });
+    if (overlapHours === 0) await deleteKey(trx, p.user.id, id, now.toISOString());
+    else {
+      const until = new Date(Math.min(now.getTime() + overlapHours * 3600_000, Date.parse(old.expires_at))).toISOString();
+      await shortenKey(trx, id, until);
+    }
+    await auditAs(trx, p, { action: 'key.rotate', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: old.prefix });
+    return created;
+  });
+  return { ...keyView(row), key: generated.key };
+}
+
+/**
+ * A leaked key reported by anyone: revoked when it is live, and recorded in its owner's audit log.
+ * Returns whether a live key was revoked (the caller answers 202 either way).
+ */
+export async function revokeLeakedKey(ctx: AppContext, key: unknown, ip: string): Promise<boolean> {
+  if (typeof key !== 'string') return false;
+  const prefix = parseKey(key.trim());
+  if (prefix === null) return false;
+  return ctx.db.kysely.transaction().execute(async (trx) => {
+    const row = await findKeyForAuth(trx, prefix);
+    if (!row || !constantTimeEqual(row.digest, digestKey(key.trim()))) return false;
+    const now = new Date().toISOString();
+    if (row.expires_at <= now) return false;
+    await deleteKey(trx, row.user_id, row.id, now);
+    await writeAudit(trx, null, row.prefix, ip, { action: 'key.revoke_leaked', objectType: 'api_key', objectId: String(row.id), subjectId: row.user_id });
+    return true;
+  });
 }

@@ -1,4 +1,5 @@
 import { SESSION_COOKIE } from '../../auth/authenticate.js';
+import { noteAuthFailure } from '../../auth/rate-limit.js';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
@@ -9,7 +10,7 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
   app.addSchema(UserOut);
 
   app.post('/auth/login', {
-    config: { auth: 'none' },
+    config: { auth: 'none', authFailure: true },
     schema: {
       operationId: 'login',
       tags: ['auth'],
@@ -18,7 +19,10 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       response: { 200: LoginResponse, ...errorResponses },
     },
   }, async (request, reply) => {
-    const r = await login(ctx, request.body.username, request.body.password);
+    const r = await login(ctx, request.body.username, request.body.password, request.ip).catch(async (err: unknown) => {
+      await noteAuthFailure(request);
+      throw err;
+    });
     reply.setCookie(SESSION_COOKIE, r.token, {
       path: '/',
       httpOnly: true,
@@ -33,8 +37,7 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
     config: { auth: 'session' },
     schema: { operationId: 'logout', tags: ['auth'], summary: 'End the web session.', response: { 204: { type: 'null' }, ...errorResponses } },
   }, async (request, reply) => {
-    const p = principalOf(request);
-    if (p.sessionId) await logout(ctx, p.sessionId);
+    await logout(ctx, principalOf(request));
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.code(204).send();
   });

@@ -4,6 +4,8 @@ import { dummyPasswordHash, verifyPassword } from '../../auth/passwords.js';
 import { randomToken, sha256Hex } from '../../auth/tokens.js';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors.js';
+import type { Principal } from '../../auth/principal.js';
+import { auditAs, writeAudit } from '../audit/audit.service.js';
 import { findUserForLogin } from '../users/users.repository.js';
 import { deleteExpiredSessions, deleteSession, insertSession } from './sessions.repository.js';
 
@@ -14,23 +16,33 @@ export interface LoginResult {
   user: { username: string; is_superuser: boolean };
 }
 
-export async function login(ctx: AppContext, username: string, password: string): Promise<LoginResult> {
+export async function login(ctx: AppContext, username: string, password: string, ip: string): Promise<LoginResult> {
   const db = ctx.db.kysely;
   const user = await findUserForLogin(db, username);
   const ok = await verifyPassword(password, user?.password_hash ?? (await dummyPasswordHash()));
   if (!user || !ok || user.is_active !== 1) {
+    // The account's owner sees attempts on it; attempts on unknown names have no actor.
+    await writeAudit(db, user ? { id: user.id, username: user.username } : null, null, ip, {
+      action: 'login_failed', objectType: 'user', objectId: user ? String(user.id) : null, subjectId: user?.id ?? null, outcome: 'failure',
+    });
     throw new AppError('not_authenticated', 'The username or password is wrong.');
   }
   const token = randomToken();
   const csrfToken = randomToken();
   const now = new Date();
   const expiresAt = new Date(now.getTime() + ctx.config.sessionHours * 3600_000);
-  await insertSession(db, { id: sha256Hex(token), userId: user.id, csrfToken, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() });
+  await db.transaction().execute(async (trx) => {
+    await insertSession(trx, { id: sha256Hex(token), userId: user.id, csrfToken, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() });
+    await writeAudit(trx, { id: user.id, username: user.username }, null, ip, { action: 'login', objectType: 'user', objectId: String(user.id), subjectId: user.id });
+  });
   // Housekeeping: sessions past their expiry are of no use to anyone.
   await deleteExpiredSessions(db, now.toISOString());
   return { token, csrfToken, expiresAt, user: { username: user.username, is_superuser: user.is_superuser === 1 } };
 }
 
-export async function logout(ctx: AppContext, sessionId: string): Promise<void> {
-  await deleteSession(ctx.db.kysely, sessionId);
+export async function logout(ctx: AppContext, p: Principal): Promise<void> {
+  await ctx.db.kysely.transaction().execute(async (trx) => {
+    if (p.sessionId) await deleteSession(trx, p.sessionId);
+    await auditAs(trx, p, { action: 'logout', objectType: 'user', objectId: String(p.user.id), subjectId: p.user.id });
+  });
 }

@@ -6,6 +6,7 @@ import type { Principal } from '../../auth/principal.js';
 import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { queueTransition } from '../../transitions/queue.js';
+import { auditedTransaction } from '../audit/audit.service.js';
 import { imageExists } from '../catalog/catalog.repository.js';
 import { findVm } from '../vms/vms.repository.js';
 import { type SnapshotRow, findSnapshot, insertSnapshot, snapshotNameTaken } from './snapshots.repository.js';
@@ -17,7 +18,7 @@ export async function createSnapshot(
 ): Promise<SnapshotRow> {
   const reach = reachOf(p);
   const id = randomUUID();
-  await ctx.db.kysely.transaction().execute(async (trx) => {
+  await auditedTransaction(ctx, p, { action: 'snapshot.create', objectType: 'snapshot', objectId: id, subjectId: p.user.id }, async (trx) => {
     const vm = await findVm(trx, reach, body.snapshot_instance);
     if (!vm) throw notFound('No such VM.');
     if (!['ACTIVE', 'SHUTOFF'].includes(vm.status) || vm.task_state !== null) {

@@ -6,6 +6,7 @@ import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { type RebootType, type VmAction, vmDuring } from '../../transitions/states.js';
 import { queueTransition } from '../../transitions/queue.js';
+import { auditedTransaction } from '../audit/audit.service.js';
 import { findFlavor, imageExists } from '../catalog/catalog.repository.js';
 import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
 import { isActiveSnapshotImage } from '../snapshots/snapshots.repository.js';
@@ -39,7 +40,7 @@ export interface VmCreate {
 export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): Promise<VmView> {
   const reach = reachOf(p);
   const id = randomUUID();
-  await ctx.db.kysely.transaction().execute(async (trx) => {
+  await auditedTransaction(ctx, p, { action: 'vm.create', objectType: 'vm', objectId: id, subjectId: p.user.id }, async (trx) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
     const flavor = await findFlavor(trx, body.flavor_name);
@@ -69,9 +70,11 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
 }
 
 export async function changeVm(ctx: AppContext, p: Principal, id: string, action: VmAction, rebootType: RebootType = 'SOFT'): Promise<VmView> {
-  await ctx.db.kysely.transaction().execute(async (trx) => {
+  const event = { action: action === 'delete' ? 'vm.delete' as const : 'vm.action' as const, objectType: 'vm', objectId: id };
+  await auditedTransaction(ctx, p, event, async (trx, e) => {
     const vm = await findVm(trx, reachOf(p), id);
     if (!vm) throw notFound('No such VM.');
+    e.subjectId = vm.owner_id;
     const during = vmDuring(vm, action, rebootType);
     if (!during) {
       const why = vm.task_state ? `while it is ${vm.task_state}` : `in status ${vm.status}`;

@@ -7,11 +7,11 @@ import type { Database, Volume } from '../../db/types.js';
 type Q = Kysely<Database> | Transaction<Database>;
 
 const VOLUME_COLUMNS = [
-  'volumes.openstack_id', 'volumes.name', 'volumes.project_id', 'volumes.storage', 'volumes.status', 'volumes.attached_to',
+  'volumes.openstack_id', 'volumes.name', 'volumes.project_id', 'volumes.owner_id', 'volumes.storage', 'volumes.status', 'volumes.attached_to',
   'volumes.device', 'volumes.created_at', 'volumes.updated_at',
 ] as const;
 
-export type VolumeRow = Omit<Volume, 'owner_id'> & { owner: string };
+export type VolumeRow = Volume & { owner: string };
 
 export interface VolumeFilters {
   projectId?: number;

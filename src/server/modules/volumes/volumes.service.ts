@@ -6,6 +6,7 @@ import type { Principal } from '../../auth/principal.js';
 import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { queueTransition } from '../../transitions/queue.js';
+import { auditedTransaction } from '../audit/audit.service.js';
 import { type VolumeAction, volumeDuring } from '../../transitions/states.js';
 import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
 import { findVm } from '../vms/vms.repository.js';
@@ -25,7 +26,7 @@ export async function getVolume(ctx: AppContext, p: Principal, id: string): Prom
 export async function createVolume(ctx: AppContext, p: Principal, body: { project_id: number; name: string; storage: number }): Promise<VolumeRow> {
   const reach = reachOf(p);
   const id = randomUUID();
-  await ctx.db.kysely.transaction().execute(async (trx) => {
+  await auditedTransaction(ctx, p, { action: 'volume.create', objectType: 'volume', objectId: id, subjectId: p.user.id }, async (trx) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
     const usage = await projectUsage(trx, project.id);
@@ -54,9 +55,11 @@ export interface VolumeActionRequest {
 export async function changeVolume(ctx: AppContext, p: Principal, id: string, req: VolumeActionRequest | { os_action: 'delete' }): Promise<VolumeRow> {
   const reach = reachOf(p);
   const action: VolumeAction = req.os_action;
-  await ctx.db.kysely.transaction().execute(async (trx) => {
+  const event = { action: action === 'delete' ? 'volume.delete' as const : 'volume.action' as const, objectType: 'volume', objectId: id };
+  await auditedTransaction(ctx, p, event, async (trx, e) => {
     const volume = await findVolume(trx, reach, id);
     if (!volume) throw notFound('No such volume.');
+    e.subjectId = volume.owner_id;
     const params: Record<string, unknown> = {};
     if (req.os_action === 'attach') {
       if (!req.vm_openstack_id) throw invalid('vm_openstack_id', 'Name the VM to attach the volume to.');

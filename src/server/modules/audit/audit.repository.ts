@@ -1,0 +1,42 @@
+// SQL for the audit log.
+import type { Kysely, Transaction } from 'kysely';
+import type { AuditEventsTable, Database } from '../../db/types.js';
+import type { Insertable } from 'kysely';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+export async function insertAuditEvent(q: Q, e: Insertable<AuditEventsTable>): Promise<void> {
+  await q.insertInto('audit_events').values(e).execute();
+}
+
+export interface AuditVisibility {
+  /** Every event (a superuser); otherwise the user's own acts and acts done to their keys and objects. */
+  all: boolean;
+  userId: number;
+}
+
+function visible(q: Q, v: AuditVisibility, action: string | undefined) {
+  let query = q.selectFrom('audit_events');
+  if (!v.all) query = query.where((eb) => eb.or([eb('actor_id', '=', v.userId), eb('subject_id', '=', v.userId)]));
+  if (action !== undefined) query = query.where('action', '=', action);
+  return query;
+}
+
+export async function listAuditEvents(q: Q, v: AuditVisibility, action: string | undefined, page: number, pageSize: number) {
+  const c = await visible(q, v, action).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const rows = await visible(q, v, action)
+    .select(['at', 'actor', 'key_prefix', 'action', 'object_type', 'object_id', 'ip', 'outcome'])
+    .orderBy('id', 'desc')
+    .limit(pageSize)
+    .offset((page - 1) * pageSize)
+    .execute();
+  return { count: Number(c.n), rows };
+}
+
+/** Records that a key was used from an address; true when the address is new for the key. */
+export async function rememberKeyIp(q: Q, keyId: number, ip: string, nowIso: string): Promise<boolean> {
+  const seen = await q.selectFrom('api_key_ips').select('ip').where('key_id', '=', keyId).where('ip', '=', ip).executeTakeFirst();
+  if (seen) return false;
+  await q.insertInto('api_key_ips').values({ key_id: keyId, ip, first_seen_at: nowIso }).execute();
+  return true;
+}

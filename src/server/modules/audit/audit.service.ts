@@ -1,0 +1,79 @@
+// Writing the audit log (spec §7). An act and its event commit together: `auditedTransaction`
+// runs the act and writes its success event in one database transaction; when the act is refused
+// (bad input, wrong state, quota), the refusal is recorded as a failure after the rollback.
+import type { Transaction } from 'kysely';
+import type { Principal } from '../../auth/principal.js';
+import type { AppContext } from '../../context.js';
+import type { Database } from '../../db/types.js';
+import { AppError } from '../../errors.js';
+import { insertAuditEvent } from './audit.repository.js';
+
+export type AuditAction =
+  | 'login' | 'login_failed' | 'logout'
+  | 'key.create' | 'key.delete' | 'key.rotate' | 'key.revoke_leaked' | 'key.new_ip'
+  | 'vm.create' | 'vm.action' | 'vm.delete'
+  | 'volume.create' | 'volume.action' | 'volume.delete'
+  | 'snapshot.create';
+
+export const AUDIT_ACTIONS: AuditAction[] = [
+  'login', 'login_failed', 'logout', 'key.create', 'key.delete', 'key.rotate', 'key.revoke_leaked', 'key.new_ip',
+  'vm.create', 'vm.action', 'vm.delete', 'volume.create', 'volume.action', 'volume.delete', 'snapshot.create',
+];
+
+export interface AuditEvent {
+  action: AuditAction;
+  objectType?: string | null;
+  objectId?: string | null;
+  /** The user whose object or key the act concerns (they see the event in their log). */
+  subjectId?: number | null;
+  outcome?: 'success' | 'failure';
+  /** Overrides the principal's key prefix (for acts on a key). */
+  keyPrefix?: string | null;
+}
+
+type Q = AppContext['db']['kysely'] | Transaction<Database>;
+
+export async function writeAudit(q: Q, actor: { id: number; username: string } | null, keyPrefix: string | null, ip: string | null, e: AuditEvent): Promise<void> {
+  await insertAuditEvent(q, {
+    at: new Date().toISOString(),
+    actor_id: actor?.id ?? null,
+    actor: actor?.username ?? null,
+    key_prefix: e.keyPrefix !== undefined ? e.keyPrefix : keyPrefix,
+    action: e.action,
+    object_type: e.objectType ?? null,
+    object_id: e.objectId ?? null,
+    subject_id: e.subjectId ?? null,
+    ip,
+    outcome: e.outcome ?? 'success',
+  });
+}
+
+export const auditAs = (q: Q, p: Principal, e: AuditEvent) => writeAudit(q, p.user, p.key?.prefix ?? null, p.ip, e);
+
+const RECORDED_REFUSALS = new Set(['invalid', 'invalid_state', 'quota_exceeded', 'permission_denied']);
+
+/**
+ * Runs an act in a transaction together with its audit event. `fn` fills in what it learns of the
+ * event (object id, owner) as it goes.
+ */
+export async function auditedTransaction<T>(
+  ctx: AppContext,
+  p: Principal,
+  event: AuditEvent,
+  fn: (trx: Transaction<Database>, event: AuditEvent) => Promise<T>,
+): Promise<T> {
+  const e: AuditEvent = { ...event };
+  try {
+    return await ctx.db.kysely.transaction().execute(async (trx) => {
+      const result = await fn(trx, e);
+      await auditAs(trx, p, { ...e, outcome: 'success' });
+      return result;
+    });
+  } catch (err) {
+    // A refusal of an act on an object within reach is worth recording; an unknown object is not.
+    if (err instanceof AppError && RECORDED_REFUSALS.has(err.code)) {
+      await auditAs(ctx.db.kysely, p, { ...e, outcome: 'failure' }).catch(() => {});
+    }
+    throw err;
+  }
+}
