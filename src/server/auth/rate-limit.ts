@@ -87,7 +87,8 @@ export class RateLimits {
   /** Counts a request of a key or a session user; 429 beyond SIMPLEVM_RATE_LIMIT a minute. */
   async hitPrincipal(p: Principal): Promise<void> {
     if (this.config.rateLimit === 0) return;
-    const bucket = p.key ? `key:${p.key.id}` : `user:${p.user.id}`;
+    // Named by key prefix and username, which stay unique however many databases share one Redis.
+    const bucket = p.key ? `key:${p.key.prefix}` : `user:${p.user.username}`;
     const n = await this.count(() => this.counter.hit(bucket, WINDOW_MS));
     if (n > this.config.rateLimit) throw tooMany('requests');
   }

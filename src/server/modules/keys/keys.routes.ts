@@ -54,7 +54,8 @@ export function keysRoutes(app: App, ctx: AppContext): void {
       schema: {
         operationId: 'revokeLeakedKey', tags: ['keys'],
         summary: 'Report a leaked key: {"key": "svm_…"} (JSON or form). A live key is revoked and its owner sees it in the audit log. Always 202.',
-        body: { type: 'string', description: 'JSON {"key": "svm_…"} or form key=svm_…' },
+        // Any body at all is accepted (and answered 202), so it is described, not validated.
+        body: Type.Any({ description: 'JSON {"key": "svm_…"} or form key=svm_…' }),
         response: { 202: Type.Object({ detail: Type.String() }), 429: Type.Ref('Error') },
       },
     }, async (request, reply) => {
