@@ -1,0 +1,80 @@
+// Hardening (issue 7): security headers and CSP, cookie flags, HTTPS behind a trusted proxy,
+// request body limit, request ids, and bounded strings.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestPortal, buildTestApp } from './helpers.js';
+
+let t: TestPortal;
+let proxied: TestPortal;
+beforeAll(async () => {
+  t = await buildTestApp();
+  proxied = await buildTestApp({ SIMPLEVM_TRUST_PROXY: 'true' });
+});
+afterAll(async () => {
+  await t.close();
+  await proxied.close();
+});
+
+describe('hardening', () => {
+  it('sends security headers on every answer, a CSP on pages, and a request id', async () => {
+    for (const url of ['/api/vms/', '/healthz', '/', '/api/nope']) {
+      const res = await t.http.get(url);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['referrer-policy']).toBe('same-origin');
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const page = await t.http.get('/');
+    expect(String(page.headers['content-type'])).toMatch(/^text\/html/);
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+  });
+
+  it('makes the session cookie HttpOnly and SameSite=Lax, and Secure only behind HTTPS', async () => {
+    const user = await t.factory.user();
+    const plain = await t.http.post('/api/auth/login', { body: { username: user.username, password: 'correct horse battery staple' } });
+    const cookie = String(plain.headers['set-cookie']);
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Lax/i);
+    expect(cookie).not.toMatch(/Secure/i);
+
+    const other = await proxied.factory.user();
+    const https = await proxied.http.post('/api/auth/login', {
+      body: { username: other.username, password: 'correct horse battery staple' },
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(String(https.headers['set-cookie'])).toMatch(/Secure/i);
+    // Without the trusted proxy setting, a forwarded header changes nothing.
+    const spoofed = await t.http.post('/api/auth/login', {
+      body: { username: user.username, password: 'correct horse battery staple' },
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(String(spoofed.headers['set-cookie'])).not.toMatch(/Secure/i);
+  });
+
+  it('refuses bodies over the limit with a JSON error and no change', async () => {
+    const user = await t.factory.user();
+    const project = await t.factory.project({ members: [user] });
+    const res = await t.http.post('/api/volumes/', { as: user.session, body: { project_id: project.id, name: 'x'.repeat(300_000), storage: 1 } });
+    expect(res.statusCode).toBe(413);
+    expect(res.data).toMatchObject({ code: 'payload_too_large' });
+    expect((await t.http.get('/api/volumes/', { as: user.session })).data.count).toBe(0);
+  });
+
+  it('bounds every string field', async () => {
+    const user = await t.factory.user();
+    const project = await t.factory.project({ members: [user] });
+    const long = 'a'.repeat(5000);
+    const cases: Array<[string, string, Record<string, unknown>]> = [
+      ['POST', '/api/volumes/', { project_id: project.id, name: long, storage: 1 }],
+      ['POST', '/api/vms/', { project_id: project.id, image_name: long, flavor_name: 'de.NBI tiny', vm_name: 'ok' }],
+      ['POST', '/api/keys/', { name: long, scopes: ['vm:read'] }],
+      ['POST', '/api/auth/login', { username: long, password: 'x' }],
+    ];
+    for (const [method, url, body] of cases) {
+      const res = await t.http.request(method, url, { as: user.session, body });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.data.code).toBe('invalid');
+    }
+    expect((await t.http.get(`/api/vms/?text=${long}`, { as: user.session })).statusCode).toBe(400);
+  });
+});
