@@ -21,7 +21,10 @@ const strictAjv = makeAjv(false);
 const coercingAjv = makeAjv(true);
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
-  const fn: ValidateFunction = (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema as object);
+  // Each route is registered twice (/api and /portal/api): compile a copy without its $id, which
+  // Ajv would otherwise refuse to see a second time. The $id still names the OpenAPI component.
+  const { $id: _id, ...rest } = schema as { $id?: string };
+  const fn: ValidateFunction = (httpPart === 'body' ? strictAjv : coercingAjv).compile(rest);
   return fn as never;
 };
 

@@ -32,6 +32,28 @@ export function openDatabase(url: string, opts: { pool?: number } = {}): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { kysely, dialect: 'sqlite', destroy: () => kysely.destroy() };
+}
+
+/**
+ * better-sqlite3 compiles a statement on every prepare(); Kysely prepares each query it runs. The
+ * portal runs the same few dozen statements over and over, so each is compiled once and reused
+ * (safe: better-sqlite3 runs a statement synchronously, never two at once).
+ */
+function withStatementCache(sqlite: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare: (sql: string) => {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = sqlite.prepare(sql);
+        // Statements with values inlined (rare) could grow the cache without end.
+        if (cache.size >= 1000) cache.clear();
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+  };
 }

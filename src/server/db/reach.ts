@@ -45,3 +45,13 @@ export function projectReach(reach: Reach, projectIdCol = 'projects.id') {
     return conds.length === 0 ? sql<SqlBool>`1 = 1` : eb.and(conds);
   };
 }
+
+/** The shape of a reach (which conditions apply), as the variant of a prepared query. */
+export function reachVariant(r: Reach): string {
+  return `${r.superuser ? 1 : 0}${r.ownOnly ? 1 : 0}${r.projectId === null ? 0 : 1}`;
+}
+
+/** The reach of a variant, with its values (placeholders while a prepared query is built). */
+export function reachFrom(variant: string, userId: number, projectId: number): Reach {
+  return { userId, superuser: variant[0] === '1', ownOnly: variant[1] === '1', projectId: variant[2] === '1' ? projectId : null };
+}

@@ -6,6 +6,7 @@ import { principalOf } from '../auth/route-auth.js';
 import type { AppContext } from '../context.js';
 import { notFound } from '../errors.js';
 import { isProjectReachable } from './projects/projects.repository.js';
+import { isPlausibleId } from './shared.schemas.js';
 
 type Part = 'body' | 'query' | 'params';
 
@@ -40,7 +41,7 @@ export function objectParamReach(
 ) {
   return async (request: FastifyRequest): Promise<void> => {
     const id = rawField(request, 'params', 'openstack_id');
-    if (typeof id !== 'string' || id.length > 64 || id.includes('\u0000') || !(await isReachable(ctx.db.kysely, reachOf(principalOf(request)), id))) {
+    if (typeof id !== 'string' || !isPlausibleId(id) || !(await isReachable(ctx.db.kysely, reachOf(principalOf(request)), id))) {
       throw notFound(`No such ${what}.`);
     }
   };

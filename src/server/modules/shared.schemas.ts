@@ -43,9 +43,13 @@ export function pageOf<T>(request: FastifyRequest, results: T[], count: number, 
   };
 }
 
+// No length limit here: an id that cannot exist is simply not found (404), never invalid (400).
 export const OpenstackIdParams = Type.Object({
-  openstack_id: Type.String({ minLength: 1, maxLength: 64, description: 'The object\'s OpenStack id.' }),
+  openstack_id: Type.String({ minLength: 1, description: 'The object\'s OpenStack id.' }),
 });
+
+/** Whether a string can be an object id at all; anything else is not found without a query. */
+export const isPlausibleId = (id: string): boolean => id.length <= 64 && !id.includes('\u0000');
 
 export const ProjectIdParams = Type.Object({
   id: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'The project\'s id.' }),

@@ -1,5 +1,6 @@
 // SQL for API keys. Columns are named: the digest leaves this file only for verification.
 import type { Kysely, Transaction } from 'kysely';
+import { prepared } from '../../db/prepared.js';
 import type { ApiKey, Database } from '../../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -7,9 +8,13 @@ type Q = Kysely<Database> | Transaction<Database>;
 export const KEY_COLUMNS = ['id', 'user_id', 'name', 'prefix', 'scopes', 'own_objects_only', 'project_id', 'created_at', 'expires_at', 'last_used_at'] as const;
 export type KeyRow = Pick<ApiKey, (typeof KEY_COLUMNS)[number]>;
 
-/** What verifying a key needs: the key's settings, its digest and its user's state. */
-export function findKeyForAuth(q: Q, prefix: string) {
-  return q
+/** What verifying a key needs: the key's settings, its digest and its user's state. Runs on every keyed request. */
+export async function findKeyForAuth(q: Q, prefix: string) {
+  return (await keyForAuth(q, prefix)).rows[0];
+}
+
+const keyForAuth = prepared((q: Q, prefix: string) =>
+  q
     .selectFrom('api_keys as k')
     .innerJoin('users as u', 'u.id', 'k.user_id')
     .select([
@@ -17,9 +22,8 @@ export function findKeyForAuth(q: Q, prefix: string) {
       'u.id as user_id', 'u.username', 'u.is_superuser', 'u.is_active',
     ])
     .where('k.prefix', '=', prefix)
-    .where('k.deleted_at', 'is', null)
-    .executeTakeFirst();
-}
+    .where('k.deleted_at', 'is', null),
+);
 
 export function listKeys(q: Q, userId: number, nowIso: string): Promise<KeyRow[]> {
   return q

@@ -1,5 +1,6 @@
 // SQL for web sessions. The session id is the SHA-256 of the cookie's token.
 import type { Kysely, Transaction } from 'kysely';
+import { prepared } from '../../db/prepared.js';
 import type { Database } from '../../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -9,16 +10,19 @@ export async function insertSession(q: Q, s: { id: string; userId: number; csrfT
 }
 
 /** A live session of an active user, with what authentication needs of the user. */
-export function findLiveSession(q: Q, id: string, nowIso: string) {
-  return q
+export async function findLiveSession(q: Q, id: string, nowIso: string) {
+  return (await liveSession(q, id, nowIso)).rows[0];
+}
+
+const liveSession = prepared((q: Q, id: string, nowIso: string) =>
+  q
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
     .select(['s.id', 's.csrf_token', 'u.id as user_id', 'u.username', 'u.is_superuser'])
     .where('s.id', '=', id)
     .where('s.expires_at', '>', nowIso)
-    .where('u.is_active', '=', 1)
-    .executeTakeFirst();
-}
+    .where('u.is_active', '=', 1),
+);
 
 export async function deleteSession(q: Q, id: string): Promise<void> {
   await q.deleteFrom('sessions').where('id', '=', id).execute();

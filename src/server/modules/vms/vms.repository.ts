@@ -1,7 +1,8 @@
 // SQL for VMs. The caller's reach is part of every query (STYLE §3).
 import { type Kysely, type SqlBool, type Transaction, sql } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
-import { objectReach } from '../../db/reach.js';
+import { preparedVariants } from '../../db/prepared.js';
+import { objectReach, reachFrom, reachVariant } from '../../db/reach.js';
 import type { Database, Vm } from '../../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -23,42 +24,65 @@ function reachable(q: Q, reach: Reach) {
   return q.selectFrom('vms').innerJoin('users as owner', 'owner.id', 'vms.owner_id').where(objectReach('vms', reach));
 }
 
-function filtered(q: Q, reach: Reach, f: VmFilters) {
+function filtered(q: Q, reach: Reach, f: VmFilters, pattern: string | null) {
   let query = reachable(q, reach);
   if (f.projectId !== undefined) query = query.where('vms.project_id', '=', f.projectId);
   query = f.status !== undefined ? query.where('vms.status', '=', f.status) : query.where('vms.status', '!=', 'DELETED');
-  if (f.text) {
-    const pattern = `%${f.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    // `escape` so that % and _ in the search text match themselves.
-    query = query.where(sql<SqlBool>`lower(vms.name) like ${pattern} escape '\\'`);
-  }
+  // `escape` so that % and _ in the search text match themselves.
+  if (pattern !== null) query = query.where(sql<SqlBool>`lower(vms.name) like ${pattern} escape '\\'`);
   return query;
 }
 
-export async function listVms(q: Q, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; rows: VmRow[] }> {
-  const c = await filtered(q, reach, f).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const rows = await filtered(q, reach, f)
+/** Which filters apply, as a prepared query's variant; the values travel as its arguments. */
+function listVariant(reach: Reach, f: VmFilters): string {
+  return `${reachVariant(reach)}${f.projectId !== undefined ? 1 : 0}${f.status !== undefined ? 1 : 0}${f.text ? 1 : 0}`;
+}
+
+type ListArgs = [userId: number, reachProject: number, projectId: number, status: string, pattern: string];
+
+function listFrom(q: Q, variant: string, ...[userId, reachProject, projectId, status, pattern]: ListArgs) {
+  const f: VmFilters = { projectId: variant[3] === '1' ? projectId : undefined, status: variant[4] === '1' ? status : undefined };
+  return filtered(q, reachFrom(variant, userId, reachProject), f, variant[5] === '1' ? pattern : null);
+}
+
+const countVms = preparedVariants((q: Q, variant: string, ...args: ListArgs) =>
+  listFrom(q, variant, ...args).select((eb) => eb.fn.countAll<number>().as('n')));
+
+const pageOfVms = preparedVariants((q: Q, variant: string, ...args: [...ListArgs, limit: number, offset: number]) =>
+  listFrom(q, variant, ...(args.slice(0, 5) as ListArgs))
     .select([...VM_COLUMNS, 'owner.username as owner'])
     .orderBy('vms.created_at', 'desc')
     .orderBy('vms.openstack_id')
-    .limit(pageSize)
-    .offset((page - 1) * pageSize)
-    .execute();
-  return { count: Number(c.n), rows };
+    .limit(args[5])
+    .offset(args[6]));
+
+export async function listVms(q: Q, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; rows: VmRow[] }> {
+  const variant = listVariant(reach, f);
+  const pattern = f.text ? `%${f.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
+  const args: ListArgs = [reach.userId, reach.projectId ?? 0, f.projectId ?? 0, f.status ?? '', pattern];
+  const c = await countVms(q, variant, ...args);
+  const rows = await pageOfVms(q, variant, ...args, pageSize, (page - 1) * pageSize);
+  return { count: Number(c.rows[0]?.n ?? 0), rows: rows.rows };
 }
 
-export function findVm(q: Q, reach: Reach, id: string): Promise<VmRow | undefined> {
-  return reachable(q, reach).select([...VM_COLUMNS, 'owner.username as owner']).where('vms.openstack_id', '=', id).executeTakeFirst();
+const vmById = preparedVariants((q: Q, variant: string, userId: number, reachProject: number, id: string) =>
+  reachable(q, reachFrom(variant, userId, reachProject)).select([...VM_COLUMNS, 'owner.username as owner']).where('vms.openstack_id', '=', id));
+
+export async function findVm(q: Q, reach: Reach, id: string): Promise<VmRow | undefined> {
+  return (await vmById(q, reachVariant(reach), reach.userId, reach.projectId ?? 0, id)).rows[0];
 }
 
 export async function isVmReachable(q: Q, reach: Reach, id: string): Promise<boolean> {
-  return (await reachable(q, reach).select('vms.openstack_id').where('vms.openstack_id', '=', id).executeTakeFirst()) !== undefined;
+  return (await findVm(q, reach, id)) !== undefined;
 }
+
+const volumesOf = preparedVariants((q: Q, variant: string, ...ids: string[]) =>
+  q.selectFrom('volumes').select(['openstack_id', 'attached_to']).where('attached_to', 'in', ids.slice(0, Number(variant))).orderBy('openstack_id'));
 
 export async function attachedVolumes(q: Q, vmIds: string[]): Promise<Map<string, string[]>> {
   const map = new Map<string, string[]>();
   if (vmIds.length === 0) return map;
-  const rows = await q.selectFrom('volumes').select(['openstack_id', 'attached_to']).where('attached_to', 'in', vmIds).orderBy('openstack_id').execute();
+  const rows = (await volumesOf(q, String(vmIds.length), ...vmIds)).rows;
   for (const r of rows) if (r.attached_to) map.set(r.attached_to, [...(map.get(r.attached_to) ?? []), r.openstack_id]);
   return map;
 }

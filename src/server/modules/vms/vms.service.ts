@@ -6,6 +6,7 @@ import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { type RebootType, type VmAction, vmDuring } from '../../transitions/states.js';
 import { queueTransition } from '../../transitions/queue.js';
+import { isPlausibleId } from '../shared.schemas.js';
 import { auditedTransaction } from '../audit/audit.service.js';
 import { findFlavor, imageExists } from '../catalog/catalog.repository.js';
 import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
@@ -25,7 +26,7 @@ export async function listVmsFor(ctx: AppContext, p: Principal, f: VmFilters, pa
 }
 
 export async function getVm(ctx: AppContext, p: Principal, id: string): Promise<VmView> {
-  const vm = await findVm(ctx.db.kysely, reachOf(p), id);
+  const vm = isPlausibleId(id) ? await findVm(ctx.db.kysely, reachOf(p), id) : undefined;
   if (!vm) throw notFound('No such VM.');
   return (await withVolumes(ctx, [vm]))[0];
 }
@@ -72,7 +73,7 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
 export async function changeVm(ctx: AppContext, p: Principal, id: string, action: VmAction, rebootType: RebootType = 'SOFT'): Promise<VmView> {
   const event = { action: action === 'delete' ? 'vm.delete' as const : 'vm.action' as const, objectType: 'vm', objectId: id };
   await auditedTransaction(ctx, p, event, async (trx, e) => {
-    const vm = await findVm(trx, reachOf(p), id);
+    const vm = isPlausibleId(id) ? await findVm(trx, reachOf(p), id) : undefined;
     if (!vm) throw notFound('No such VM.');
     e.subjectId = vm.owner_id;
     const during = vmDuring(vm, action, rebootType);

@@ -6,6 +6,7 @@ import type { Principal } from '../../auth/principal.js';
 import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { queueTransition } from '../../transitions/queue.js';
+import { isPlausibleId } from '../shared.schemas.js';
 import { auditedTransaction } from '../audit/audit.service.js';
 import { type VolumeAction, volumeDuring } from '../../transitions/states.js';
 import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
@@ -18,7 +19,7 @@ export async function listVolumesFor(ctx: AppContext, p: Principal, f: VolumeFil
 }
 
 export async function getVolume(ctx: AppContext, p: Principal, id: string): Promise<VolumeRow> {
-  const v = await findVolume(ctx.db.kysely, reachOf(p), id);
+  const v = isPlausibleId(id) ? await findVolume(ctx.db.kysely, reachOf(p), id) : undefined;
   if (!v) throw notFound('No such volume.');
   return v;
 }
@@ -57,7 +58,7 @@ export async function changeVolume(ctx: AppContext, p: Principal, id: string, re
   const action: VolumeAction = req.os_action;
   const event = { action: action === 'delete' ? 'volume.delete' as const : 'volume.action' as const, objectType: 'volume', objectId: id };
   await auditedTransaction(ctx, p, event, async (trx, e) => {
-    const volume = await findVolume(trx, reach, id);
+    const volume = isPlausibleId(id) ? await findVolume(trx, reach, id) : undefined;
     if (!volume) throw notFound('No such volume.');
     e.subjectId = volume.owner_id;
     const params: Record<string, unknown> = {};

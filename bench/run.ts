@@ -1,0 +1,306 @@
+// `npm run bench [-- --quick]`: the portal's speed with API keys, at scale, against its own ceiling.
+// Seeds a scale data set, starts a real server process, and measures it from this (second) process
+// with autocannon over 127.0.0.1. Prints a table of figures beside their targets and writes JSON
+// under bench/results/. BENCH_DATABASE_URL=postgres://… runs it on PostgreSQL instead of SQLite.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { Authenticator } from '../src/server/auth/authenticate.js';
+import { generateKey } from '../src/server/auth/key-format.js';
+import { loadConfig } from '../src/server/config.js';
+import type { AppContext } from '../src/server/context.js';
+import { openDatabase } from '../src/server/db/index.js';
+import { migrateToLatest } from '../src/server/db/migrate.js';
+import { BENCH_PASSWORD, FULL, QUICK, seed } from './seed.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const quick = process.argv.includes('--quick');
+const sizes = quick ? QUICK : FULL;
+const seconds = quick ? 2 : 8;
+const pgBase = process.env.BENCH_DATABASE_URL;
+const dialect = pgBase ? 'postgres' : 'sqlite';
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (!pgBase) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svm-bench-'));
+    return { url: path.join(dir, 'bench.sqlite'), drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `svm_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: pgBase });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(pgBase);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: pgBase });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+function startServer(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(root, 'bin/simplevm.js'), 'serve'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const until = Date.now() + 60_000;
+    const poll = () => {
+      const req = http.get(`http://127.0.0.1:${env.SIMPLEVM_PORT}/healthz`, (res) => {
+        res.resume();
+        if (res.statusCode === 200) resolve(child);
+        else setTimeout(poll, 100);
+      });
+      req.on('error', () => (Date.now() > until ? reject(new Error('server did not start')) : setTimeout(poll, 100)));
+    };
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    poll();
+  });
+}
+
+function peakRssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+interface Reply {
+  status: number;
+  body: any;
+}
+
+function request(base: string, method: string, url: string, headers: Record<string, string> = {}, body?: unknown, agent?: http.Agent): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(`${base}${url}`, {
+      method,
+      agent,
+      headers: { ...headers, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let parsed: unknown = null;
+        try {
+          parsed = text ? JSON.parse(text) : null;
+        } catch {
+          parsed = text;
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+async function login(base: string, username: string): Promise<Record<string, string>> {
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const payload = JSON.stringify({ username, password: BENCH_PASSWORD });
+    const req = http.request(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, resolve);
+    req.on('error', reject);
+    req.end(payload);
+  });
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  const body = JSON.parse(Buffer.concat(chunks).toString()) as { csrf_token: string };
+  const cookie = String(res.headers['set-cookie']?.[0] ?? '').split(';')[0];
+  return { cookie, 'x-csrf-token': body.csrf_token };
+}
+
+/** Median time of one call, in µs, from batches of calls. */
+async function medianMicros(fn: () => Promise<unknown>, batches: number, perBatch: number): Promise<number> {
+  for (let i = 0; i < perBatch; i++) await fn();
+  const samples: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < perBatch; i++) await fn();
+    samples.push(Number(process.hrtime.bigint() - start) / 1000 / perBatch);
+  }
+  samples.sort((a, c) => a - c);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+/** Z1: many connections hammer one key; the key is deleted; count successes sent after the delete returned. */
+async function zombieRequests(base: string, session: Record<string, string>, connections: number, ms: number): Promise<{ after: number; before: number; total: number }> {
+  const made = await request(base, 'POST', '/api/keys/', session, { name: 'z1', scopes: ['vm:read'] });
+  const key = made.body.key as string;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  let deletedAt = Number.POSITIVE_INFINITY;
+  let stop = false;
+  let after = 0;
+  let before = 0;
+  let total = 0;
+  const loops = Array.from({ length: connections }, async () => {
+    while (!stop) {
+      const sentAt = performance.now();
+      const res = await request(base, 'GET', '/api/vms/?page_size=1', { 'x-api-key': key }, undefined, agent);
+      total += 1;
+      if (res.status === 200) {
+        if (sentAt > deletedAt) after += 1;
+        else before += 1;
+      }
+    }
+  });
+  await new Promise((r) => setTimeout(r, ms / 2));
+  const del = await request(base, 'DELETE', `/api/keys/${made.body.id}/`, session);
+  if (del.status !== 204) throw new Error(`key delete answered ${del.status}`);
+  deletedAt = performance.now();
+  await new Promise((r) => setTimeout(r, ms / 2));
+  stop = true;
+  await Promise.all(loops);
+  agent.destroy();
+  return { after, before, total };
+}
+
+async function main(): Promise<void> {
+  const db = await freshDatabase();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let server: ChildProcess | null = null;
+  try {
+    log(`${dialect}, ${quick ? 'quick' : 'full'} data set: ${JSON.stringify(sizes)}`);
+    const seedDb = openDatabase(db.url, { pool: 4 });
+    await migrateToLatest(seedDb.kysely);
+    const seedStart = performance.now();
+    const seeded = await seed(seedDb.kysely, sizes);
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+    log(`seeded in ${seedSeconds.toFixed(1)} s`);
+
+    server = await startServer({
+      DATABASE_URL: db.url, SIMPLEVM_PORT: String(port), SIMPLEVM_RATE_LIMIT: '0', SIMPLEVM_AUTH_FAIL_LIMIT: '0',
+      SIMPLEVM_LOG_LEVEL: 'warn', SIMPLEVM_API_KEYS_FOR: 'all', SIMPLEVM_SIM_DELAY_MS: '200',
+    });
+    const keyHeader = { 'x-api-key': seeded.userKey };
+    const vmUrl = `${base}/api/vms/${seeded.userVmId}/`;
+    const check = await request(base, 'GET', `/api/vms/${seeded.userVmId}/`, keyHeader);
+    if (check.status !== 200) throw new Error(`the measured VM answered ${check.status}: ${JSON.stringify(check.body)}`);
+
+    // Warm-up, then R1 on the same connections.
+    const conns = 16;
+    await cannon({ url: `${base}/healthz`, connections: conns, duration: 1 });
+    await cannon({ url: vmUrl, connections: conns, duration: 1, headers: keyHeader });
+    const health = await cannon({ url: `${base}/healthz`, connections: conns, duration: seconds });
+    const vmGet = await cannon({ url: vmUrl, connections: conns, duration: seconds, headers: keyHeader });
+    const r1 = vmGet.requests.average / health.requests.average;
+    log(`R1: ${vmGet.requests.average.toFixed(0)} vs ${health.requests.average.toFixed(0)} req/s (non-2xx: ${vmGet.non2xx})`);
+
+    // L1: a page of 50 of the user's 100 VMs among all the others.
+    const listUrl = `${base}/api/vms/?page_size=50`;
+    await cannon({ url: listUrl, connections: 32, duration: 1, headers: keyHeader });
+    const list = await cannon({ url: listUrl, connections: 32, duration: seconds, headers: keyHeader });
+    const l1 = list.latency.p99;
+    log(`L1: p99 ${l1} ms at ${list.requests.average.toFixed(0)} req/s (non-2xx: ${list.non2xx})`);
+
+    // V1: one verification in-process, on its own connection to the same database.
+    const verifyDb = openDatabase(db.url, { pool: 2 });
+    const config = loadConfig({ DATABASE_URL: db.url, SIMPLEVM_API_KEYS_FOR: 'all', SIMPLEVM_LOG_LEVEL: 'silent' });
+    const auth = new Authenticator({ config, db: verifyDb } as AppContext);
+    const unknown = generateKey().key;
+    const badChecksum = `${seeded.userKey.slice(0, -1)}${seeded.userKey.endsWith('A') ? 'B' : 'A'}`;
+    const swallow = (p: Promise<unknown>) => p.catch(() => undefined);
+    const batches = quick ? 50 : 200;
+    const v1 = {
+      valid: await medianMicros(() => auth.byKey(seeded.userKey, '127.0.0.1'), batches, 100),
+      badChecksum: await medianMicros(() => swallow(auth.byKey(badChecksum, '127.0.0.1')), batches, 100),
+      unknownPrefix: await medianMicros(() => swallow(auth.byKey(unknown, '127.0.0.1')), batches, 100),
+    };
+    await verifyDb.destroy();
+    log(`V1: ${JSON.stringify(v1)}`);
+
+    // Z1: requests that succeed with a key after its DELETE returned.
+    const session = await login(base, seeded.user);
+    const z1 = await zombieRequests(base, session, 64, quick ? 1500 : 4000);
+    log(`Z1: ${z1.after} successes after the delete (${z1.before} before, ${z1.total} requests)`);
+
+    // Q1: 200 concurrent creates against a quota of 50 VMs.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 200 });
+    const creates = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+      request(base, 'POST', '/api/vms/', keyHeader, { project_id: seeded.quotaProjectId, image_name: 'Ubuntu-22.04', flavor_name: 'de.NBI tiny', vm_name: `q${i}` }, agent)));
+    agent.destroy();
+    const q1 = creates.filter((r) => r.status === 201).length;
+    const q1Other = creates.filter((r) => r.status !== 201 && !(r.status === 409 && r.body?.code === 'quota_exceeded')).length;
+    log(`Q1: ${q1} created, ${q1Other} answers other than 201 or 409 quota_exceeded`);
+
+    const m1 = peakRssMb(server.pid as number);
+    await seedDb.destroy();
+
+    const sqlite = dialect === 'sqlite';
+    const rows = [
+      { id: 'R1', what: 'GET /api/vms/{id}/ with X-API-KEY ÷ GET /healthz (req/s)', value: r1, unit: '', target: sqlite ? 0.6 : 0.4, cmp: '>=' },
+      { id: 'L1', what: 'p99 of GET /api/vms/?page_size=50, own-objects key, 32 connections', value: l1, unit: 'ms', target: 10, cmp: '<=' },
+      { id: 'V1', what: 'median key verification in-process, valid key', value: v1.valid, unit: 'µs', target: 20, cmp: '<=' },
+      { id: 'V1b', what: 'median key verification, bad checksum', value: v1.badChecksum, unit: 'µs', target: null, cmp: '' },
+      { id: 'V1u', what: 'median key verification, unknown prefix', value: v1.unknownPrefix, unit: 'µs', target: null, cmp: '' },
+      { id: 'Z1', what: 'successes with a key after its DELETE returned, 64 connections', value: z1.after, unit: '', target: 0, cmp: '==' },
+      { id: 'Q1', what: '200 concurrent VM creates against a quota of 50', value: q1, unit: '', target: 50, cmp: '==' },
+      { id: 'M1', what: 'server peak RSS', value: m1, unit: 'MB', target: 300, cmp: '<=' },
+    ];
+    const holds = (r: (typeof rows)[number]) =>
+      r.target === null ? null : r.cmp === '>=' ? r.value >= r.target : r.cmp === '<=' ? r.value <= r.target : r.value === r.target;
+    const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1));
+    const lines = [
+      `SimpleVM portal benchmark — ${dialect}, ${quick ? 'quick' : 'full'} data set (${sizes.users} users, ${sizes.projects} projects, ${sizes.vms} VMs, ${sizes.volumes} volumes, ${sizes.keys} keys; seeded in ${seedSeconds.toFixed(1)} s)`,
+      `machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+      '',
+      '| id | measure | value | target | holds |',
+      '| --- | --- | --- | --- | --- |',
+      ...rows.map((r) => `| ${r.id} | ${r.what} | ${fmt(r.value)}${r.unit ? ` ${r.unit}` : ''} | ${r.target === null ? '—' : `${r.cmp} ${r.target}${r.unit ? ` ${r.unit}` : ''}`} | ${holds(r) === null ? '' : holds(r) ? 'yes' : 'NO'} |`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    const resultsDir = path.join(root, 'bench/results');
+    fs.mkdirSync(resultsDir, { recursive: true });
+    const result = {
+      at: new Date().toISOString(), dialect, quick, sizes, seedSeconds,
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version },
+      figures: Object.fromEntries(rows.map((r) => [r.id, { value: r.value, unit: r.unit, target: r.target, holds: holds(r) }])),
+      detail: { healthRps: health.requests.average, vmGetRps: vmGet.requests.average, listRps: list.requests.average, z1 },
+    };
+    const file = path.join(resultsDir, `${dialect}${quick ? '-quick' : ''}.json`);
+    fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    log(`wrote ${path.relative(root, file)}`);
+  } finally {
+    if (server && server.exitCode === null) {
+      server.removeAllListeners('exit');
+      server.kill('SIGTERM');
+      await new Promise((r) => server?.once('exit', r));
+    }
+    await db.drop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
