@@ -102,6 +102,12 @@ function isUnstorableText(err: unknown): boolean {
   return code === '22021' || code === '22P05';
 }
 
+/** A unique constraint refused a row (PostgreSQL 23505, SQLite SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY). */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
 /** Turns anything thrown into an AppError; unknown errors become `internal`. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -139,13 +145,18 @@ export function toAppError(err: unknown): AppError {
   return new AppError('internal', 'Something went wrong on our side; the error has been logged.');
 }
 
+// A key never appears in an error message (spec §2), even when a message quotes what the client
+// sent ("Unknown image …") and the client pasted a key there: only its prefix is kept.
+const KEY_LIKE = /svm_[A-Za-z0-9]{8}_[A-Za-z0-9]{38}/g;
+const maskKeys = (text: string): string => text.replace(KEY_LIKE, (key) => `${key.slice(0, 12)}_…`);
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const appErr = toAppError(err);
   if (appErr.status >= 500) {
     request.log.error({ err, reqId: request.id }, 'request failed');
   }
   if (appErr.headers) reply.headers(appErr.headers);
-  const body: { detail: string; code: string; errors?: Record<string, string[]> } = { detail: appErr.message, code: appErr.code };
-  if (appErr.errors) body.errors = appErr.errors;
+  const body: { detail: string; code: string; errors?: Record<string, string[]> } = { detail: maskKeys(appErr.message), code: appErr.code };
+  if (appErr.errors) body.errors = Object.fromEntries(Object.entries(appErr.errors).map(([field, messages]) => [field, messages.map(maskKeys)]));
   return reply.code(appErr.status).type('application/json; charset=utf-8').send(body);
 }

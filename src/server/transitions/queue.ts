@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { AppContext } from '../context.js';
+import { AppError, isUniqueViolation } from '../errors.js';
 import type { Database, TransitionsTable } from '../db/types.js';
 import { insertTransition } from './transitions.repository.js';
 
@@ -15,14 +16,21 @@ export async function queueTransition(
   params: Record<string, unknown>,
 ): Promise<void> {
   const now = Date.now();
-  await insertTransition(trx, {
-    id: randomUUID(),
-    object_type: objectType,
-    object_id: objectId,
-    action,
-    params: JSON.stringify(params),
-    due_at: new Date(now).toISOString(),
-    deadline_at: new Date(now + ctx.cloud.transitionTimeoutMs).toISOString(),
-    created_at: new Date(now).toISOString(),
-  });
+  try {
+    await insertTransition(trx, {
+      id: randomUUID(),
+      object_type: objectType,
+      object_id: objectId,
+      action,
+      params: JSON.stringify(params),
+      due_at: new Date(now).toISOString(),
+      deadline_at: new Date(now + ctx.cloud.transitionTimeoutMs).toISOString(),
+      created_at: new Date(now).toISOString(),
+    });
+  } catch (err) {
+    // One transition per object (a unique index): a concurrent request that read the object before
+    // another action on it committed loses here, as it would have on the object's task_state.
+    if (isUniqueViolation(err)) throw new AppError('invalid_state', 'Another action on this object is in progress.');
+    throw err;
+  }
 }

@@ -37,6 +37,11 @@ export async function listAuditEvents(q: Q, v: AuditVisibility, action: string |
 export async function rememberKeyIp(q: Q, keyId: number, ip: string, nowIso: string): Promise<boolean> {
   const seen = await q.selectFrom('api_key_ips').select('ip').where('key_id', '=', keyId).where('ip', '=', ip).executeTakeFirst();
   if (seen) return false;
-  await q.insertInto('api_key_ips').values({ key_id: keyId, ip, first_seen_at: nowIso }).execute();
-  return true;
+  // Concurrent first uses from one address race to insert the same row: the loser has nothing to record.
+  const r = await q
+    .insertInto('api_key_ips')
+    .values({ key_id: keyId, ip, first_seen_at: nowIso })
+    .onConflict((oc) => oc.columns(['key_id', 'ip']).doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
 }

@@ -1,0 +1,1046 @@
+// Route tests (STYLE §9, §10): every resource endpoint of spec §3 with its happy path and each error
+// it can answer, generated checks that every row gets (401, 403 csrf/scope/session, 415), the
+// permission matrix of §4 through web sessions, reach before validation, the /portal/api/ prefix and
+// the optional trailing slash, and pagination. Add a route, add a row.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checksumOf } from '../src/server/auth/key-format.js';
+import type { Scope } from '../src/server/auth/principal.js';
+import { ALL_SCOPES, type As, type TestPortal, type TestUser, buildTestApp, unique } from './helpers.js';
+
+// Hundreds of requests from one client: rate limits must not get in the way of these tests.
+const ENV = { SIMPLEVM_AUTH_FAIL_LIMIT: '0', SIMPLEVM_RATE_LIMIT: '0' };
+const BIG_QUOTA = { vms: 200, cores: 1000, ram_gb: 4000, volumes: 200, volume_gb: 100_000 };
+const NO_SUCH_PROJECT = 2_147_483_647;
+const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
+
+let t: TestPortal;
+
+/** The shared world: project P (admin, members m1 and m2), project Q (outsider), their objects. */
+interface World {
+  su: TestUser;
+  admin: TestUser;
+  m1: TestUser;
+  m2: TestUser;
+  outsider: TestUser;
+  p: { id: number; name: string };
+  q: { id: number; name: string };
+  vm1: string; // m1's, in P, ACTIVE
+  vm2: string; // m2's, in P, ACTIVE
+  vmQ: string; // outsider's, in Q, ACTIVE
+  vol1: string; // m1's, in P, available
+  vol2: string; // m2's, in P, available
+  snap1: { openstack_id: string; name: string }; // m1's, of vm1, active
+  snap2: { openstack_id: string; name: string }; // m2's, of vm2, active
+}
+let w: World;
+
+type Res = Awaited<ReturnType<TestPortal['http']['get']>>;
+
+function expectError(res: Res, status: number, code: string): void {
+  expect({ status: res.statusCode, code: res.data?.code }, res.body).toEqual({ status, code });
+  expect(typeof res.data.detail).toBe('string');
+}
+
+function expectInvalid(res: Res, field?: string): void {
+  expectError(res, 400, 'invalid');
+  if (field) expect(Object.keys(res.data.errors ?? {}), res.body).toContain(field);
+}
+
+const vmBody = (projectId: number, extra: Record<string, unknown> = {}) => ({
+  project_id: projectId, image_name: 'Ubuntu-22.04', flavor_name: 'de.NBI tiny', vm_name: unique('vm'), ...extra,
+});
+const volumeBody = (projectId: number, extra: Record<string, unknown> = {}) => ({ project_id: projectId, name: unique('vol'), storage: 1, ...extra });
+
+async function snapshotOf(user: TestUser, vmId: string, name = unique('snap')) {
+  const res = await t.http.post('/api/snapshots/', { as: user.session, body: { snapshot_instance: vmId, snapshot_name: name } });
+  expect(res.statusCode, res.body).toBe(202);
+  await t.factory.waitFor(user, `/api/projects/${res.data.project_id}/snapshots/`, (list: { openstack_id: string; status: string }[]) =>
+    list.some((s) => s.openstack_id === res.data.openstack_id && s.status === 'active'));
+  return { openstack_id: res.data.openstack_id as string, name };
+}
+
+/** Polls until GET answers 404 (a deleted volume). */
+async function waitGone(user: TestUser, url: string): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    if ((await t.http.get(url, { as: user.session })).statusCode === 404) return;
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  throw new Error(`${url} still there`);
+}
+
+const ids = (list: { openstack_id: string }[]) => list.map((o) => o.openstack_id);
+
+beforeAll(async () => {
+  t = await buildTestApp(ENV);
+  const su = await t.factory.user({ superuser: true });
+  const admin = await t.factory.user();
+  const m1 = await t.factory.user();
+  const m2 = await t.factory.user();
+  const outsider = await t.factory.user();
+  const p = await t.factory.project({ admins: [admin], members: [m1, m2], quota: BIG_QUOTA });
+  const q = await t.factory.project({ members: [outsider], quota: BIG_QUOTA });
+  const [vm1, vm2, vmQ] = await Promise.all([t.factory.vm(m1, p.id), t.factory.vm(m2, p.id), t.factory.vm(outsider, q.id)]);
+  const [vol1, vol2] = await Promise.all([t.factory.volume(m1, p.id), t.factory.volume(m2, p.id)]);
+  const snap1 = await snapshotOf(m1, vm1.openstack_id);
+  const snap2 = await snapshotOf(m2, vm2.openstack_id);
+  w = {
+    su, admin, m1, m2, outsider, p, q,
+    vm1: vm1.openstack_id, vm2: vm2.openstack_id, vmQ: vmQ.openstack_id,
+    vol1: vol1.openstack_id, vol2: vol2.openstack_id, snap1, snap2,
+  };
+}, 60_000);
+afterAll(() => t?.close());
+
+// ---------------------------------------------------------------------------------------------
+// One row per endpoint: generated security checks plus the endpoint's own happy path and errors.
+// ---------------------------------------------------------------------------------------------
+
+interface RouteRow {
+  route: string;
+  method: 'GET' | 'POST' | 'DELETE';
+  /** A URL naming objects the superuser reaches (the generated checks fail before any effect). */
+  url: () => string;
+  auth: 'none' | 'session' | 'any';
+  scope?: Scope;
+  /** A body that would pass validation. */
+  body?: () => Record<string, unknown>;
+  /** The route ends the session it is called with (the generated checks then use a fresh one). */
+  endsSession?: boolean;
+  cases: Record<string, () => Promise<void>>;
+}
+
+const keysWithout = new Map<string, Promise<string>>();
+/** A superuser key with every scope but `scope`, reaching everything else. */
+function keyWithout(scope: Scope): Promise<string> {
+  if (!keysWithout.has(scope)) {
+    keysWithout.set(scope, t.factory.key(w.su, { scopes: ALL_SCOPES.filter((s) => s !== scope), own_objects_only: false }).then((k) => k.key));
+  }
+  return keysWithout.get(scope) as Promise<string>;
+}
+
+let fullKey: Promise<string> | null = null;
+const suKey = () => (fullKey ??= t.factory.key(w.su, { own_objects_only: false }).then((k) => k.key));
+
+function wellFormedUnknownKey(): string {
+  const body = `svm_Abcdefgh_${'x'.repeat(32)}`;
+  return body + checksumOf(body);
+}
+
+/** The superuser's session, or a fresh one of theirs for a route that could end it. */
+async function sessionFor(row: RouteRow): Promise<{ cookie: string; csrf: string }> {
+  return row.endsSession ? t.factory.login(w.su.username) : w.su.session;
+}
+
+function generatedCases(row: RouteRow): Record<string, () => Promise<void>> {
+  const cases: Record<string, () => Promise<void>> = {};
+  const send = (call: { as?: As; headers?: Record<string, string> }) =>
+    t.http.request(row.method, row.url(), { ...call, body: row.method === 'POST' ? row.body?.() ?? {} : undefined });
+  if (row.auth !== 'none') {
+    cases['401 not_authenticated without credentials, or with a bad key (one identical body)'] = async () => {
+      const anonymous = await send({ as: null });
+      expectError(anonymous, 401, 'not_authenticated');
+      const malformed = await send({ as: { key: 'svm_not-a-key' } });
+      const unknown = await send({ as: { bearer: wellFormedUnknownKey() } });
+      expectError(malformed, 401, 'not_authenticated');
+      expect(unknown.statusCode).toBe(401);
+      expect(unknown.data).toEqual(malformed.data);
+    };
+  }
+  if (row.auth !== 'none' && row.method !== 'GET') {
+    cases['403 csrf_failed for a session without, or with a wrong, X-CSRF-Token'] = async () => {
+      const session = await sessionFor(row);
+      expectError(await send({ headers: { cookie: session.cookie } }), 403, 'csrf_failed');
+      expectError(await send({ headers: { cookie: session.cookie, 'x-csrf-token': `${session.csrf}x` } }), 403, 'csrf_failed');
+      expect((await t.http.get('/api/auth/me', { as: session })).statusCode).toBe(200); // nothing happened to the session
+    };
+  }
+  if (row.scope) {
+    const scope = row.scope;
+    cases[`403 insufficient_scope for a key without ${scope}`] = async () => {
+      const res = await send({ as: { key: await keyWithout(scope) } });
+      expectError(res, 403, 'insufficient_scope');
+      expect(res.data.detail).toContain(scope);
+    };
+  }
+  if (row.auth === 'session') {
+    cases['403 session_required for an API key'] = async () => {
+      expectError(await send({ as: { key: await suKey() } }), 403, 'session_required');
+    };
+  }
+  if (row.method === 'POST') {
+    cases['415 unsupported_media_type for a text/plain body'] = async () => {
+      const session = await sessionFor(row);
+      const plain = await t.app.inject({
+        method: 'POST', url: row.url(), payload: JSON.stringify(row.body?.() ?? {}),
+        headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'text/plain' },
+      });
+      expect(plain.statusCode, plain.body).toBe(415);
+      expect(plain.json()).toMatchObject({ code: 'unsupported_media_type', detail: expect.any(String) });
+    };
+  }
+  return cases;
+}
+
+const ROUTES: RouteRow[] = [
+  {
+    route: 'POST /api/auth/login',
+    method: 'POST',
+    url: () => '/api/auth/login',
+    auth: 'none',
+    body: () => ({ username: w.m1.username, password: 'correct horse battery staple' }),
+    cases: {
+      '200 the user and a CSRF token, with an HttpOnly SameSite=Lax session cookie (JSON and form)': async () => {
+        for (const form of [false, true]) {
+          const res = await t.http.post('/api/auth/login', { form, body: { username: w.m1.username, password: 'correct horse battery staple' } });
+          expect(res.statusCode).toBe(200);
+          expect(res.data).toEqual({ user: { username: w.m1.username, is_superuser: false }, csrf_token: expect.any(String) });
+          const cookie = res.cookies.find((c) => c.name === 'simplevm_session');
+          expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+          const me = await t.http.get('/api/auth/me', { headers: { cookie: `simplevm_session=${cookie?.value}` } });
+          expect(me.data.username).toBe(w.m1.username);
+        }
+      },
+      '400 invalid: missing or mistyped fields': async () => {
+        expectInvalid(await t.http.post('/api/auth/login', { body: { username: w.m1.username } }), 'password');
+        expectInvalid(await t.http.post('/api/auth/login', { body: { username: 42, password: 'x' } }), 'username');
+        expectInvalid(await t.http.post('/api/auth/login', { body: ['not', 'an', 'object'] }));
+      },
+      '401 not_authenticated: wrong password and unknown user answer alike': async () => {
+        const wrong = await t.http.post('/api/auth/login', { body: { username: w.m1.username, password: 'nope' } });
+        const unknown = await t.http.post('/api/auth/login', { body: { username: unique('ghost'), password: 'nope' } });
+        expectError(wrong, 401, 'not_authenticated');
+        expect(unknown.statusCode).toBe(401);
+        expect(unknown.data).toEqual(wrong.data);
+        expect(wrong.cookies.find((c) => c.name === 'simplevm_session')).toBeUndefined();
+      },
+    },
+  },
+  {
+    route: 'POST /api/auth/logout',
+    method: 'POST',
+    url: () => '/api/auth/logout',
+    auth: 'session',
+    endsSession: true,
+    cases: {
+      '204, and the session is dead afterwards': async () => {
+        const session = await t.factory.login(w.m2.username);
+        const res = await t.http.post('/api/auth/logout', { as: session });
+        expect(res.statusCode).toBe(204);
+        expect(res.body).toBe('');
+        expectError(await t.http.get('/api/auth/me', { as: session }), 401, 'not_authenticated');
+        expect((await t.http.get('/api/auth/me', { as: w.m2.session })).statusCode).toBe(200); // other sessions live on
+      },
+    },
+  },
+  {
+    route: 'GET /api/auth/me',
+    method: 'GET',
+    url: () => '/api/auth/me',
+    auth: 'any',
+    cases: {
+      '200 for a session: api_key null': async () => {
+        const res = await t.http.get('/api/auth/me', { as: w.admin.session });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toMatchObject({ username: w.admin.username, is_superuser: false, api_key: null });
+      },
+      '200 for a key: the key\'s prefix, scopes and own-objects flag': async () => {
+        const k = await t.factory.key(w.m1, { scopes: ['vm:read'] });
+        const res = await t.http.get('/api/auth/me', { as: { bearer: k.key } });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toMatchObject({ username: w.m1.username, is_superuser: false, api_key: { prefix: k.prefix, scopes: ['vm:read'], own_objects_only: true } });
+        expect(res.body).not.toContain(k.key);
+      },
+    },
+  },
+  {
+    route: 'GET /api/projects/',
+    method: 'GET',
+    url: () => '/api/projects/',
+    auth: 'any',
+    scope: 'project:read',
+    cases: {
+      '200 a plain array of the caller\'s projects with its role; all of them for a superuser': async () => {
+        const names = async (u: TestUser) => {
+          const res = await t.http.get('/api/projects/', { as: u.session });
+          expect(res.statusCode).toBe(200);
+          expect(Array.isArray(res.data)).toBe(true);
+          return res.data as { id: number; name: string; role: string | null }[];
+        };
+        const m1 = (await names(w.m1)).map((p) => [p.id, p.role]);
+        expect(m1).toContainEqual([w.p.id, 'member']);
+        expect(m1.map(([id]) => id)).not.toContain(w.q.id);
+        expect((await names(w.admin)).map((p) => [p.id, p.role])).toEqual([[w.p.id, 'admin']]);
+        expect((await names(w.outsider)).map((p) => p.id)).toEqual([w.q.id]);
+        expect((await names(w.su)).map((p) => p.id)).toEqual(expect.arrayContaining([w.p.id, w.q.id]));
+      },
+    },
+  },
+  {
+    route: 'GET /api/projects/{id}/',
+    method: 'GET',
+    url: () => `/api/projects/${w.p.id}/`,
+    auth: 'any',
+    scope: 'project:read',
+    cases: {
+      '200 the project with role, quota and usage': async () => {
+        const res = await t.http.get(`/api/projects/${w.p.id}/`, { as: w.m1.session });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toMatchObject({ id: w.p.id, name: w.p.name, description: expect.any(String), role: 'member', quota: BIG_QUOTA });
+        expect(Object.keys(res.data.usage).sort()).toEqual(['cores', 'ram_gb', 'vms', 'volume_gb', 'volumes']);
+        expect(res.data.usage.vms).toBeGreaterThanOrEqual(2);
+      },
+      '404 not_found: no such project': async () => {
+        expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/`, { as: w.su.session }), 404, 'not_found');
+      },
+      '400 invalid: an id that is not a number': async () => {
+        expectInvalid(await t.http.get('/api/projects/abc/', { as: w.su.session }), 'id');
+      },
+    },
+  },
+  {
+    route: 'GET /api/projects/{id}/flavors/',
+    method: 'GET',
+    url: () => `/api/projects/${w.p.id}/flavors/`,
+    auth: 'any',
+    scope: 'project:read',
+    cases: {
+      '200 the de.NBI flavors': async () => {
+        const res = await t.http.get(`/api/projects/${w.p.id}/flavors/`, { as: w.m2.session });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toEqual(expect.arrayContaining([
+          { name: 'de.NBI tiny', vcpus: 1, ram_gb: 2, disk_gb: 20 },
+          { name: 'de.NBI small', vcpus: 2, ram_gb: 4, disk_gb: 20 },
+          { name: 'de.NBI medium', vcpus: 4, ram_gb: 8, disk_gb: 20 },
+          { name: 'de.NBI large', vcpus: 8, ram_gb: 16, disk_gb: 20 },
+        ]));
+      },
+      '404 not_found: no such project': async () => {
+        expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/flavors/`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/projects/{id}/images/',
+    method: 'GET',
+    url: () => `/api/projects/${w.p.id}/images/`,
+    auth: 'any',
+    scope: 'project:read',
+    cases: {
+      '200 the images with tags, and the project\'s active snapshots': async () => {
+        const res = await t.http.get(`/api/projects/${w.p.id}/images/`, { as: w.admin.session });
+        expect(res.statusCode).toBe(200);
+        const names = res.data.map((i: { name: string }) => i.name);
+        expect(names).toEqual(expect.arrayContaining(['Ubuntu-22.04', 'Ubuntu-24.04', 'Debian-12', w.snap1.name, w.snap2.name]));
+        for (const image of res.data) expect(Array.isArray(image.tags)).toBe(true);
+        const inQ = await t.http.get(`/api/projects/${w.q.id}/images/`, { as: w.su.session });
+        expect(inQ.data.map((i: { name: string }) => i.name)).not.toContain(w.snap1.name);
+      },
+      '404 not_found: no such project': async () => {
+        expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/images/`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/projects/{id}/snapshots/',
+    method: 'GET',
+    url: () => `/api/projects/${w.p.id}/snapshots/`,
+    auth: 'any',
+    scope: 'project:read',
+    cases: {
+      '200 a plain array of the project\'s snapshots': async () => {
+        const res = await t.http.get(`/api/projects/${w.p.id}/snapshots/`, { as: w.su.session });
+        expect(res.statusCode).toBe(200);
+        expect(ids(res.data).sort()).toEqual([w.snap1.openstack_id, w.snap2.openstack_id].sort());
+        expect(res.data.find((s: { openstack_id: string }) => s.openstack_id === w.snap1.openstack_id)).toMatchObject({
+          name: w.snap1.name, project_id: w.p.id, owner: w.m1.username, vm_openstack_id: w.vm1, status: 'active',
+        });
+      },
+      '404 not_found: no such project': async () => {
+        expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/snapshots/`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/vms/',
+    method: 'GET',
+    url: () => '/api/vms/',
+    auth: 'any',
+    scope: 'vm:read',
+    cases: {
+      '200 a page of VMs, filtered by project, status and text': async () => {
+        const res = await t.http.get(`/api/vms/?project_id=${w.p.id}&status=ACTIVE`, { as: w.admin.session });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toMatchObject({ count: expect.any(Number), next: null, previous: null });
+        expect(ids(res.data.results)).toEqual(expect.arrayContaining([w.vm1, w.vm2]));
+        const vm1 = res.data.results.find((v: { openstack_id: string }) => v.openstack_id === w.vm1);
+        expect(Object.keys(vm1)).toEqual(expect.arrayContaining([
+          'openstack_id', 'name', 'project_id', 'owner', 'image_name', 'flavor_name', 'status', 'task_state', 'fixed_ip', 'volumes', 'created_at', 'updated_at',
+        ]));
+        const byText = await t.http.get(`/api/vms/?text=${encodeURIComponent(vm1.name.slice(1).toUpperCase())}`, { as: w.admin.session });
+        expect(ids(byText.data.results)).toEqual([w.vm1]);
+        const shutoff = await t.http.get(`/api/vms/?project_id=${w.p.id}&status=SHUTOFF`, { as: w.admin.session });
+        expect(ids(shutoff.data.results)).not.toContain(w.vm1);
+      },
+      '400 invalid: page_size over 500, page 0, non-numeric page or project_id': async () => {
+        for (const qs of ['page_size=501', 'page_size=0', 'page=0', 'page=abc', 'project_id=abc']) {
+          expectInvalid(await t.http.get(`/api/vms/?${qs}`, { as: w.su.session }), qs.split('=')[0]);
+        }
+      },
+      '404 not_found: a project_id out of reach': async () => {
+        expectError(await t.http.get(`/api/vms/?project_id=${w.p.id}`, { as: w.outsider.session }), 404, 'not_found');
+        expectError(await t.http.get(`/api/vms/?project_id=${NO_SUCH_PROJECT}`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'POST /api/vms/',
+    method: 'POST',
+    url: () => '/api/vms/',
+    auth: 'any',
+    scope: 'vm:create',
+    body: () => vmBody(w.p.id),
+    cases: {
+      '201 the VM in BUILD, owned by its creator (JSON and form)': async () => {
+        const res = await t.http.post('/api/vms/', { as: w.m1.session, body: vmBody(w.p.id, { vm_name: 'json-vm', flavor_name: 'de.NBI small' }) });
+        expect(res.statusCode).toBe(201);
+        expect(res.data).toMatchObject({
+          name: 'json-vm', project_id: w.p.id, owner: w.m1.username, image_name: 'Ubuntu-22.04', flavor_name: 'de.NBI small', status: 'BUILD', task_state: 'spawning', volumes: [],
+        });
+        const form = await t.http.post('/api/vms/', { as: w.m1.session, form: true, body: vmBody(w.p.id, { vm_name: 'form-vm' }) });
+        expect(form.statusCode).toBe(201);
+        expect(form.data).toMatchObject({ name: 'form-vm', project_id: w.p.id, status: 'BUILD' });
+      },
+      '400 invalid: missing fields, wrong types, bad vm_name': async () => {
+        const as = w.m1.session;
+        const bad: [Record<string, unknown>, string][] = [
+          [{ image_name: 'Ubuntu-22.04', flavor_name: 'de.NBI tiny', vm_name: 'x' }, 'project_id'],
+          [vmBody(w.p.id, { vm_name: undefined }), 'vm_name'],
+          [vmBody(w.p.id, { vm_name: '-starts-with-dash' }), 'vm_name'],
+          [vmBody(w.p.id, { vm_name: 'has space' }), 'vm_name'],
+          [vmBody(w.p.id, { vm_name: 'x'.repeat(64) }), 'vm_name'],
+          [vmBody(w.p.id, { image_name: 7 }), 'image_name'],
+          [vmBody(w.p.id, { flavor_name: null }), 'flavor_name'],
+          [vmBody(String(w.p.id) as unknown as number), 'project_id'], // JSON types are not coerced
+        ];
+        for (const [body, field] of bad) expectInvalid(await t.http.post('/api/vms/', { as, body }), field);
+      },
+      '400 invalid: unknown image or flavor': async () => {
+        expectInvalid(await t.http.post('/api/vms/', { as: w.m1.session, body: vmBody(w.p.id, { image_name: 'Windows-95' }) }), 'image_name');
+        expectInvalid(await t.http.post('/api/vms/', { as: w.m1.session, body: vmBody(w.p.id, { flavor_name: 'de.NBI huge' }) }), 'flavor_name');
+      },
+      '201 from an active snapshot of the project; 400 from another project\'s snapshot': async () => {
+        const res = await t.http.post('/api/vms/', { as: w.m1.session, body: vmBody(w.p.id, { image_name: w.snap1.name }) });
+        expect(res.statusCode, res.body).toBe(201);
+        expect(res.data.image_name).toBe(w.snap1.name);
+        expectInvalid(await t.http.post('/api/vms/', { as: w.su.session, body: vmBody(w.q.id, { image_name: w.snap1.name }) }), 'image_name');
+      },
+      '404 not_found: a project the caller does not belong to, or none at all': async () => {
+        expectError(await t.http.post('/api/vms/', { as: w.m1.session, body: vmBody(w.q.id) }), 404, 'not_found');
+        expectError(await t.http.post('/api/vms/', { as: w.su.session, body: vmBody(NO_SUCH_PROJECT) }), 404, 'not_found');
+      },
+      '409 quota_exceeded once the project is full': async () => {
+        const small = await t.factory.project({ members: [w.m1], quota: { vms: 1 } });
+        expect((await t.http.post('/api/vms/', { as: w.m1.session, body: vmBody(small.id) })).statusCode).toBe(201);
+        expectError(await t.http.post('/api/vms/', { as: w.m1.session, body: vmBody(small.id) }), 409, 'quota_exceeded');
+      },
+    },
+  },
+  {
+    route: 'GET /api/vms/{openstack_id}/',
+    method: 'GET',
+    url: () => `/api/vms/${w.vm1}/`,
+    auth: 'any',
+    scope: 'vm:read',
+    cases: {
+      '200 the VM': async () => {
+        const res = await t.http.get(`/api/vms/${w.vm1}/`, { as: w.m1.session });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toMatchObject({ openstack_id: w.vm1, project_id: w.p.id, owner: w.m1.username, status: 'ACTIVE', task_state: null, fixed_ip: expect.any(String) });
+      },
+      '404 not_found: no such VM': async () => {
+        expectError(await t.http.get(`/api/vms/${NO_SUCH_ID}/`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'POST /api/vms/{openstack_id}/action/',
+    method: 'POST',
+    url: () => `/api/vms/${w.vm1}/action/`,
+    auth: 'any',
+    scope: 'vm:change_state',
+    body: () => ({ os_action: 'stop' }),
+    cases: {
+      '202 the VM with its task_state set (JSON and form)': async () => {
+        const vm = await t.factory.vm(w.m1, w.p.id);
+        const stop = await t.http.post(`/api/vms/${vm.openstack_id}/action/`, { as: w.m1.session, body: { os_action: 'stop' } });
+        expect(stop.statusCode).toBe(202);
+        expect(stop.data).toMatchObject({ openstack_id: vm.openstack_id, task_state: 'powering-off' });
+        await t.factory.waitFor(w.m1, `/api/vms/${vm.openstack_id}/`, (d) => d.status === 'SHUTOFF' && d.task_state === null);
+        const resume = await t.http.post(`/api/vms/${vm.openstack_id}/action/`, { as: w.m1.session, form: true, body: { os_action: 'resume' } });
+        expect(resume.statusCode).toBe(202);
+        expect(resume.data.task_state).toBe('powering-on');
+      },
+      '400 invalid: unknown or missing os_action, bad reboot_type': async () => {
+        const url = `/api/vms/${w.vm1}/action/`;
+        for (const body of [{ os_action: 'explode' }, {}, { os_action: 'reboot', reboot_type: 'GENTLE' }, { os_action: ['stop'] }, { os_action: 'STOP' }]) {
+          expectInvalid(await t.http.post(url, { as: w.m1.session, body }));
+        }
+        expect((await t.http.get(`/api/vms/${w.vm1}/`, { as: w.m1.session })).data).toMatchObject({ status: 'ACTIVE', task_state: null });
+      },
+      '404 not_found: no such VM': async () => {
+        expectError(await t.http.post(`/api/vms/${NO_SUCH_ID}/action/`, { as: w.su.session, body: { os_action: 'stop' } }), 404, 'not_found');
+      },
+      '409 invalid_state: an action that does not fit the state': async () => {
+        expectError(await t.http.post(`/api/vms/${w.vm1}/action/`, { as: w.m1.session, body: { os_action: 'resume' } }), 409, 'invalid_state');
+      },
+    },
+  },
+  {
+    route: 'DELETE /api/vms/{openstack_id}/',
+    method: 'DELETE',
+    url: () => `/api/vms/${w.vm1}/`,
+    auth: 'any',
+    scope: 'vm:delete',
+    cases: {
+      '202 deleting; the VM ends DELETED and GET still answers 200; deleting again is 409 invalid_state': async () => {
+        const vm = await t.factory.vm(w.m1, w.p.id);
+        const url = `/api/vms/${vm.openstack_id}/`;
+        const del = await t.http.delete(url, { as: w.m1.session });
+        expect(del.statusCode).toBe(202);
+        expect(del.data).toMatchObject({ openstack_id: vm.openstack_id, task_state: 'deleting' });
+        await t.factory.waitFor(w.m1, url, (d) => d.status === 'DELETED' && d.task_state === null);
+        expectError(await t.http.delete(url, { as: w.m1.session }), 409, 'invalid_state');
+      },
+      '404 not_found: no such VM': async () => {
+        expectError(await t.http.delete(`/api/vms/${NO_SUCH_ID}/`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/volumes/',
+    method: 'GET',
+    url: () => '/api/volumes/',
+    auth: 'any',
+    scope: 'volume:read',
+    cases: {
+      '200 a page of volumes, filtered by project and status': async () => {
+        const res = await t.http.get(`/api/volumes/?project_id=${w.p.id}&status=available`, { as: w.admin.session });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toMatchObject({ count: expect.any(Number), next: null, previous: null });
+        expect(ids(res.data.results)).toEqual(expect.arrayContaining([w.vol1, w.vol2]));
+        const vol1 = res.data.results.find((v: { openstack_id: string }) => v.openstack_id === w.vol1);
+        expect(Object.keys(vol1)).toEqual(expect.arrayContaining(['openstack_id', 'name', 'project_id', 'owner', 'storage', 'status', 'attached_to', 'device', 'created_at', 'updated_at']));
+        const inUse = await t.http.get(`/api/volumes/?project_id=${w.p.id}&status=in-use`, { as: w.admin.session });
+        expect(ids(inUse.data.results)).not.toContain(w.vol1);
+      },
+      '400 invalid: page_size over 500, page 0, non-numeric project_id': async () => {
+        for (const qs of ['page_size=501', 'page_size=-1', 'page=0', 'project_id=x']) {
+          expectInvalid(await t.http.get(`/api/volumes/?${qs}`, { as: w.su.session }), qs.split('=')[0]);
+        }
+      },
+      '404 not_found: a project_id out of reach': async () => {
+        expectError(await t.http.get(`/api/volumes/?project_id=${w.q.id}`, { as: w.m1.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'POST /api/volumes/',
+    method: 'POST',
+    url: () => '/api/volumes/',
+    auth: 'any',
+    scope: 'volume:create',
+    body: () => volumeBody(w.p.id),
+    cases: {
+      '201 the volume, creating; a form\'s storage=10 is the number 10': async () => {
+        const res = await t.http.post('/api/volumes/', { as: w.m2.session, body: volumeBody(w.p.id, { name: 'data', storage: 3 }) });
+        expect(res.statusCode).toBe(201);
+        expect(res.data).toMatchObject({ name: 'data', project_id: w.p.id, owner: w.m2.username, storage: 3, status: 'creating', attached_to: null });
+        const form = await t.http.post('/api/volumes/', { as: w.m2.session, form: true, body: volumeBody(w.p.id, { storage: '10' }) });
+        expect(form.statusCode).toBe(201);
+        expect(form.data.storage).toBe(10);
+      },
+      '400 invalid: bad storage, missing or bad name': async () => {
+        const bad: [Record<string, unknown>, string][] = [
+          [volumeBody(w.p.id, { storage: 0 }), 'storage'],
+          [volumeBody(w.p.id, { storage: -1 }), 'storage'],
+          [volumeBody(w.p.id, { storage: 1.5 }), 'storage'],
+          [volumeBody(w.p.id, { storage: '10' }), 'storage'], // JSON types are not coerced
+          [volumeBody(w.p.id, { storage: true }), 'storage'],
+          [volumeBody(w.p.id, { storage: 1e12 }), 'storage'],
+          [volumeBody(w.p.id, { name: undefined }), 'name'],
+          [volumeBody(w.p.id, { name: '' }), 'name'],
+          [volumeBody(w.p.id, { name: 'tab\there' }), 'name'],
+          [volumeBody(w.p.id, { name: 'n'.repeat(256) }), 'name'],
+        ];
+        for (const [body, field] of bad) expectInvalid(await t.http.post('/api/volumes/', { as: w.m2.session, body }), field);
+        expectInvalid(await t.http.post('/api/volumes/', { as: w.m2.session, form: true, body: volumeBody(w.p.id, { storage: 'ten' }) }), 'storage');
+      },
+      '404 not_found: a project the caller does not belong to': async () => {
+        expectError(await t.http.post('/api/volumes/', { as: w.outsider.session, body: volumeBody(w.p.id) }), 404, 'not_found');
+      },
+      '409 quota_exceeded: too many volumes, or too many GB': async () => {
+        const small = await t.factory.project({ members: [w.m2], quota: { volumes: 1, volume_gb: 5 } });
+        expectError(await t.http.post('/api/volumes/', { as: w.m2.session, body: volumeBody(small.id, { storage: 6 }) }), 409, 'quota_exceeded');
+        expect((await t.http.post('/api/volumes/', { as: w.m2.session, body: volumeBody(small.id, { storage: 5 }) })).statusCode).toBe(201);
+        expectError(await t.http.post('/api/volumes/', { as: w.m2.session, body: volumeBody(small.id) }), 409, 'quota_exceeded');
+      },
+    },
+  },
+  {
+    route: 'GET /api/volumes/{openstack_id}/',
+    method: 'GET',
+    url: () => `/api/volumes/${w.vol1}/`,
+    auth: 'any',
+    scope: 'volume:read',
+    cases: {
+      '200 the volume': async () => {
+        const res = await t.http.get(`/api/volumes/${w.vol1}/`, { as: w.m1.session });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toMatchObject({ openstack_id: w.vol1, project_id: w.p.id, owner: w.m1.username, storage: 1, status: 'available', attached_to: null, device: null });
+      },
+      '404 not_found: no such volume': async () => {
+        expectError(await t.http.get(`/api/volumes/${NO_SUCH_ID}/`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'POST /api/volumes/{openstack_id}/action/',
+    method: 'POST',
+    url: () => `/api/volumes/${w.vol1}/action/`,
+    auth: 'any',
+    scope: 'volume:change_state',
+    body: () => ({ os_action: 'extend', size: 2 }),
+    cases: {
+      '202 extend (JSON), attach and detach (form)': async () => {
+        const vol = await t.factory.volume(w.m1, w.p.id);
+        const url = `/api/volumes/${vol.openstack_id}/`;
+        const extend = await t.http.post(`${url}action/`, { as: w.m1.session, body: { os_action: 'extend', size: 4 } });
+        expect(extend.statusCode).toBe(202);
+        expect(extend.data).toMatchObject({ openstack_id: vol.openstack_id, status: 'extending' });
+        await t.factory.waitFor(w.m1, url, (d) => d.status === 'available' && d.storage === 4);
+        const vm = await t.factory.vm(w.m1, w.p.id);
+        const attach = await t.http.post(`${url}action/`, { as: w.m1.session, form: true, body: { os_action: 'attach', vm_openstack_id: vm.openstack_id } });
+        expect(attach.statusCode).toBe(202);
+        expect(attach.data.status).toBe('attaching');
+        await t.factory.waitFor(w.m1, url, (d) => d.status === 'in-use' && d.attached_to === vm.openstack_id);
+        const detach = await t.http.post(`${url}action/`, { as: w.m1.session, form: true, body: { os_action: 'detach' } });
+        expect(detach.statusCode).toBe(202);
+        expect(detach.data.status).toBe('detaching');
+        await t.factory.waitFor(w.m1, url, (d) => d.status === 'available' && d.attached_to === null);
+      },
+      '400 invalid: unknown os_action, extend without a larger size, attach without a VM': async () => {
+        const url = `/api/volumes/${w.vol1}/action/`;
+        const bad: [Record<string, unknown>, string | undefined][] = [
+          [{ os_action: 'shred' }, 'os_action'],
+          [{}, 'os_action'],
+          [{ os_action: 'extend' }, 'size'],
+          [{ os_action: 'extend', size: 1 }, 'size'],
+          [{ os_action: 'extend', size: 0 }, 'size'],
+          [{ os_action: 'extend', size: 'big' }, 'size'],
+          [{ os_action: 'attach' }, 'vm_openstack_id'],
+          [{ os_action: 'attach', vm_openstack_id: 'v'.repeat(65) }, 'vm_openstack_id'],
+        ];
+        for (const [body, field] of bad) expectInvalid(await t.http.post(url, { as: w.m1.session, body }), field);
+        expect((await t.http.get(`/api/volumes/${w.vol1}/`, { as: w.m1.session })).data).toMatchObject({ status: 'available', storage: 1 });
+      },
+      '404 not_found: no such volume, or a VM outside the volume\'s project': async () => {
+        expectError(await t.http.post(`/api/volumes/${NO_SUCH_ID}/action/`, { as: w.su.session, body: { os_action: 'detach' } }), 404, 'not_found');
+        expectError(await t.http.post(`/api/volumes/${w.vol1}/action/`, { as: w.su.session, body: { os_action: 'attach', vm_openstack_id: w.vmQ } }), 404, 'not_found');
+        expectError(await t.http.post(`/api/volumes/${w.vol1}/action/`, { as: w.su.session, body: { os_action: 'attach', vm_openstack_id: NO_SUCH_ID } }), 404, 'not_found');
+      },
+      '409 invalid_state: detach an available volume': async () => {
+        expectError(await t.http.post(`/api/volumes/${w.vol1}/action/`, { as: w.m1.session, body: { os_action: 'detach' } }), 409, 'invalid_state');
+      },
+      '409 quota_exceeded: extend beyond the project\'s GB': async () => {
+        const small = await t.factory.project({ members: [w.m1], quota: { volume_gb: 5 } });
+        const vol = await t.factory.volume(w.m1, small.id, { storage: 2 });
+        expectError(await t.http.post(`/api/volumes/${vol.openstack_id}/action/`, { as: w.m1.session, body: { os_action: 'extend', size: 6 } }), 409, 'quota_exceeded');
+        expect((await t.http.post(`/api/volumes/${vol.openstack_id}/action/`, { as: w.m1.session, body: { os_action: 'extend', size: 5 } })).statusCode).toBe(202);
+      },
+    },
+  },
+  {
+    route: 'DELETE /api/volumes/{openstack_id}/',
+    method: 'DELETE',
+    url: () => `/api/volumes/${w.vol1}/`,
+    auth: 'any',
+    scope: 'volume:delete',
+    cases: {
+      '202 deleting; once gone, GET answers 404': async () => {
+        const vol = await t.factory.volume(w.m2, w.p.id);
+        const url = `/api/volumes/${vol.openstack_id}/`;
+        const del = await t.http.delete(url, { as: w.m2.session });
+        expect(del.statusCode).toBe(202);
+        expect(del.data).toMatchObject({ openstack_id: vol.openstack_id, status: 'deleting' });
+        await waitGone(w.m2, url);
+        expectError(await t.http.delete(url, { as: w.m2.session }), 404, 'not_found');
+      },
+      '409 invalid_state: a volume that is in use': async () => {
+        const vm = await t.factory.vm(w.m2, w.p.id);
+        const vol = await t.factory.volume(w.m2, w.p.id);
+        const url = `/api/volumes/${vol.openstack_id}/`;
+        expect((await t.http.post(`${url}action/`, { as: w.m2.session, body: { os_action: 'attach', vm_openstack_id: vm.openstack_id } })).statusCode).toBe(202);
+        await t.factory.waitFor(w.m2, url, (d) => d.status === 'in-use');
+        expectError(await t.http.delete(url, { as: w.m2.session }), 409, 'invalid_state');
+      },
+      '404 not_found: no such volume': async () => {
+        expectError(await t.http.delete(`/api/volumes/${NO_SUCH_ID}/`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'POST /api/snapshots/',
+    method: 'POST',
+    url: () => '/api/snapshots/',
+    auth: 'any',
+    scope: 'snapshot:create',
+    body: () => ({ snapshot_instance: w.vm1, snapshot_name: unique('snap') }),
+    cases: {
+      '202 queued, later active and an image of its project (JSON and form)': async () => {
+        const name = unique('snap');
+        const res = await t.http.post('/api/snapshots/', { as: w.m2.session, body: { snapshot_instance: w.vm2, snapshot_name: name, description: 'before upgrade' } });
+        expect(res.statusCode).toBe(202);
+        expect(res.data).toMatchObject({ openstack_id: expect.any(String), name, description: 'before upgrade', status: 'queued', project_id: w.p.id, owner: w.m2.username, vm_openstack_id: w.vm2 });
+        await t.factory.waitFor(w.m2, `/api/projects/${w.p.id}/images/`, (list: { name: string }[]) => list.some((i) => i.name === name));
+        const form = await t.http.post('/api/snapshots/', { as: w.m2.session, form: true, body: { snapshot_instance: w.vm2, snapshot_name: unique('snap') } });
+        expect(form.statusCode).toBe(202);
+        expect(form.data).toMatchObject({ status: 'queued', description: '' });
+      },
+      '400 invalid: bad or taken name, bad description, no VM': async () => {
+        const bad: [Record<string, unknown>, string][] = [
+          [{ snapshot_instance: w.vm1, snapshot_name: 'has space' }, 'snapshot_name'],
+          [{ snapshot_instance: w.vm1 }, 'snapshot_name'],
+          [{ snapshot_instance: w.vm1, snapshot_name: 'Ubuntu-22.04' }, 'snapshot_name'],
+          [{ snapshot_instance: w.vm1, snapshot_name: w.snap1.name }, 'snapshot_name'],
+          [{ snapshot_instance: w.vm1, snapshot_name: unique('snap'), description: 'bell\u0007' }, 'description'],
+          [{ snapshot_instance: w.vm1, snapshot_name: unique('snap'), description: 'd'.repeat(1001) }, 'description'],
+          [{ snapshot_name: unique('snap') }, 'snapshot_instance'],
+          [{ snapshot_instance: 42, snapshot_name: unique('snap') }, 'snapshot_instance'],
+        ];
+        for (const [body, field] of bad) expectInvalid(await t.http.post('/api/snapshots/', { as: w.m1.session, body }), field);
+      },
+      '404 not_found: no such VM': async () => {
+        expectError(await t.http.post('/api/snapshots/', { as: w.su.session, body: { snapshot_instance: NO_SUCH_ID, snapshot_name: unique('snap') } }), 404, 'not_found');
+      },
+      '409 invalid_state: a DELETED VM': async () => {
+        const vm = await t.factory.vm(w.m1, w.p.id);
+        expect((await t.http.delete(`/api/vms/${vm.openstack_id}/`, { as: w.m1.session })).statusCode).toBe(202);
+        await t.factory.waitFor(w.m1, `/api/vms/${vm.openstack_id}/`, (d) => d.status === 'DELETED');
+        expectError(await t.http.post('/api/snapshots/', { as: w.m1.session, body: { snapshot_instance: vm.openstack_id, snapshot_name: unique('snap') } }), 409, 'invalid_state');
+      },
+    },
+  },
+];
+
+describe.each(ROUTES)('$route', (row) => {
+  const cases = { ...generatedCases(row), ...row.cases };
+  it.each(Object.keys(cases))('%s', async (name) => {
+    await cases[name]();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Who may do what (spec §4), through web sessions.
+// ---------------------------------------------------------------------------------------------
+
+type Role = 'outsider' | 'm1' | 'm2' | 'admin' | 'su';
+const ROLES: Role[] = ['outsider', 'm1', 'm2', 'admin', 'su'];
+/** Who reaches m1's objects in P: m1 itself, P's admin, the superuser. */
+const REACHES_M1_OBJECTS: Record<Role, boolean> = { outsider: false, m1: true, m2: false, admin: true, su: true };
+/** Who reaches project P itself: its members and admin, the superuser. */
+const REACHES_P: Record<Role, boolean> = { outsider: false, m1: true, m2: true, admin: true, su: true };
+
+interface MatrixRow {
+  what: string;
+  send: (as: As) => Promise<Res>;
+  /** The status when the caller reaches it (a bad body's 400 proves reach without changing anything). */
+  reached: number;
+  who: Record<Role, boolean>;
+}
+
+const MATRIX: MatrixRow[] = [
+  { what: 'GET m1\'s VM', send: (as) => t.http.get(`/api/vms/${w.vm1}/`, { as }), reached: 200, who: REACHES_M1_OBJECTS },
+  { what: 'POST an action on m1\'s VM', send: (as) => t.http.post(`/api/vms/${w.vm1}/action/`, { as, body: { os_action: 'explode' } }), reached: 400, who: REACHES_M1_OBJECTS },
+  { what: 'GET m1\'s volume', send: (as) => t.http.get(`/api/volumes/${w.vol1}/`, { as }), reached: 200, who: REACHES_M1_OBJECTS },
+  { what: 'POST an action on m1\'s volume', send: (as) => t.http.post(`/api/volumes/${w.vol1}/action/`, { as, body: { os_action: 'extend', size: 0 } }), reached: 400, who: REACHES_M1_OBJECTS },
+  { what: 'POST a snapshot of m1\'s VM', send: (as) => t.http.post('/api/snapshots/', { as, body: { snapshot_instance: w.vm1, snapshot_name: '!' } }), reached: 400, who: REACHES_M1_OBJECTS },
+  { what: 'GET project P', send: (as) => t.http.get(`/api/projects/${w.p.id}/`, { as }), reached: 200, who: REACHES_P },
+  { what: 'GET P\'s flavors', send: (as) => t.http.get(`/api/projects/${w.p.id}/flavors/`, { as }), reached: 200, who: REACHES_P },
+  { what: 'GET P\'s images', send: (as) => t.http.get(`/api/projects/${w.p.id}/images/`, { as }), reached: 200, who: REACHES_P },
+  { what: 'GET P\'s snapshots', send: (as) => t.http.get(`/api/projects/${w.p.id}/snapshots/`, { as }), reached: 200, who: REACHES_P },
+  { what: 'GET the VMs of P', send: (as) => t.http.get(`/api/vms/?project_id=${w.p.id}`, { as }), reached: 200, who: REACHES_P },
+  { what: 'GET the volumes of P', send: (as) => t.http.get(`/api/volumes/?project_id=${w.p.id}`, { as }), reached: 200, who: REACHES_P },
+  { what: 'POST a VM in P', send: (as) => t.http.post('/api/vms/', { as, body: { project_id: w.p.id, vm_name: '!' } }), reached: 400, who: REACHES_P },
+  { what: 'POST a volume in P', send: (as) => t.http.post('/api/volumes/', { as, body: { project_id: w.p.id, storage: 0 } }), reached: 400, who: REACHES_P },
+];
+
+const userOf = (role: Role): TestUser => w[role];
+
+describe('who may do what (spec §4), through web sessions', () => {
+  const cells = MATRIX.flatMap((row) => ROLES.map((role) => ({ row, role, label: `${row.what} as ${role} → ${row.who[role] ? row.reached : 404}` })));
+  it.each(cells)('$label', async ({ row, role }) => {
+    const res = await row.send(userOf(role).session);
+    if (row.who[role]) expect(res.statusCode, res.body).toBe(row.reached);
+    else expectError(res, 404, 'not_found');
+  });
+
+  it('lists show a member only their own objects, an admin and a superuser every object of the project', async () => {
+    const listed = async (role: Role, url: string) => {
+      const res = await t.http.get(url, { as: userOf(role).session });
+      expect(res.statusCode).toBe(200);
+      return ids(res.data.results ?? res.data);
+    };
+    const expectations: [Role, string[], string[]][] = [
+      ['m1', [w.vm1, w.vol1, w.snap1.openstack_id], [w.vm2, w.vol2, w.snap2.openstack_id]],
+      ['m2', [w.vm2, w.vol2, w.snap2.openstack_id], [w.vm1, w.vol1, w.snap1.openstack_id]],
+      ['admin', [w.vm1, w.vm2, w.vol1, w.vol2, w.snap1.openstack_id, w.snap2.openstack_id], []],
+      ['su', [w.vm1, w.vm2, w.vol1, w.vol2, w.snap1.openstack_id, w.snap2.openstack_id], []],
+    ];
+    for (const [role, sees, hidden] of expectations) {
+      const all = [
+        ...(await listed(role, `/api/vms/?project_id=${w.p.id}&page_size=500`)),
+        ...(await listed(role, `/api/volumes/?project_id=${w.p.id}&page_size=500`)),
+        ...(await listed(role, `/api/projects/${w.p.id}/snapshots/`)),
+      ];
+      expect(all, role).toEqual(expect.arrayContaining(sees));
+      for (const id of hidden) expect(all, role).not.toContain(id);
+    }
+    // A member's images hold their own active snapshots, not another member's.
+    const images = (await t.http.get(`/api/projects/${w.p.id}/images/`, { as: w.m1.session })).data.map((i: { name: string }) => i.name);
+    expect(images).toContain(w.snap1.name);
+    expect(images).not.toContain(w.snap2.name);
+  });
+
+  it('without ?project_id a list holds what the caller reaches: nothing of P for an outsider, everything for a superuser', async () => {
+    const outsiderVms = ids((await t.http.get('/api/vms/?page_size=500', { as: w.outsider.session })).data.results);
+    expect(outsiderVms).toContain(w.vmQ);
+    expect(outsiderVms).not.toContain(w.vm1);
+    expect(outsiderVms).not.toContain(w.vm2);
+    const outsiderVolumes = ids((await t.http.get('/api/volumes/?page_size=500', { as: w.outsider.session })).data.results);
+    expect(outsiderVolumes).not.toContain(w.vol1);
+    const suVms = ids((await t.http.get('/api/vms/?page_size=500', { as: w.su.session })).data.results);
+    expect(suVms).toEqual(expect.arrayContaining([w.vm1, w.vm2, w.vmQ]));
+    const m1Vms = ids((await t.http.get('/api/vms/?page_size=500', { as: w.m1.session })).data.results);
+    expect(m1Vms).toContain(w.vm1);
+    expect(m1Vms).not.toContain(w.vm2);
+    expect(m1Vms).not.toContain(w.vmQ);
+  });
+
+  it.each(ROLES)('acting on m1\'s VM as %s: stop, snapshot and delete succeed exactly when it is in reach', async (role) => {
+    const caller = userOf(role);
+    const vm = await t.factory.vm(w.m1, w.p.id);
+    const url = `/api/vms/${vm.openstack_id}/`;
+    const allowed = REACHES_M1_OBJECTS[role];
+    const snap = await t.http.post('/api/snapshots/', { as: caller.session, body: { snapshot_instance: vm.openstack_id, snapshot_name: unique('snap') } });
+    const stop = await t.http.post(`${url}action/`, { as: caller.session, body: { os_action: 'stop' } });
+    if (!allowed) {
+      expectError(snap, 404, 'not_found');
+      expectError(stop, 404, 'not_found');
+      expectError(await t.http.delete(url, { as: caller.session }), 404, 'not_found');
+      expect((await t.http.get(url, { as: w.m1.session })).data).toMatchObject({ status: 'ACTIVE', task_state: null });
+      return;
+    }
+    expect(snap.statusCode, snap.body).toBe(202);
+    expect(snap.data.owner).toBe(caller.username); // what they create is theirs
+    expect(stop.statusCode, stop.body).toBe(202);
+    await t.factory.waitFor(caller, url, (d) => d.status === 'SHUTOFF' && d.task_state === null);
+    expect((await t.http.delete(url, { as: caller.session })).statusCode).toBe(202);
+    await t.factory.waitFor(w.m1, url, (d) => d.status === 'DELETED');
+  });
+
+  it.each(ROLES)('acting on m1\'s volume as %s: extend and delete succeed exactly when it is in reach', async (role) => {
+    const caller = userOf(role);
+    const vol = await t.factory.volume(w.m1, w.p.id);
+    const url = `/api/volumes/${vol.openstack_id}/`;
+    const extend = await t.http.post(`${url}action/`, { as: caller.session, body: { os_action: 'extend', size: 2 } });
+    if (!REACHES_M1_OBJECTS[role]) {
+      expectError(extend, 404, 'not_found');
+      expectError(await t.http.delete(url, { as: caller.session }), 404, 'not_found');
+      expect((await t.http.get(url, { as: w.m1.session })).data).toMatchObject({ status: 'available', storage: 1 });
+      return;
+    }
+    expect(extend.statusCode, extend.body).toBe(202);
+    await t.factory.waitFor(caller, url, (d) => d.status === 'available' && d.storage === 2);
+    expect((await t.http.delete(url, { as: caller.session })).statusCode).toBe(202);
+    await waitGone(w.m1, url);
+  });
+
+  it('a member cannot attach their volume to another member\'s VM (404), nor another member\'s volume to theirs', async () => {
+    expectError(await t.http.post(`/api/volumes/${w.vol1}/action/`, { as: w.m1.session, body: { os_action: 'attach', vm_openstack_id: w.vm2 } }), 404, 'not_found');
+    expectError(await t.http.post(`/api/volumes/${w.vol2}/action/`, { as: w.m1.session, body: { os_action: 'attach', vm_openstack_id: w.vm1 } }), 404, 'not_found');
+  });
+
+  it('a superuser creates in any project, and what they create is theirs', async () => {
+    const res = await t.http.post('/api/volumes/', { as: w.su.session, body: volumeBody(w.q.id) });
+    expect(res.statusCode).toBe(201);
+    expect(res.data).toMatchObject({ project_id: w.q.id, owner: w.su.username });
+    // …and the project's member, not its admin, does not see it.
+    expectError(await t.http.get(`/api/volumes/${res.data.openstack_id}/`, { as: w.outsider.session }), 404, 'not_found');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Reach before validation (spec §3): out of reach is 404 whatever else is wrong.
+// ---------------------------------------------------------------------------------------------
+
+describe('reach before validation', () => {
+  const garbageVm = (projectId: unknown) => ({ project_id: projectId, image_name: 42, flavor_name: ['x'], vm_name: '!!!', extra: { deep: [null] } });
+
+  it('POST /api/vms/ with an unreachable project_id and a garbage body answers 404, not 400', async () => {
+    expectError(await t.http.post('/api/vms/', { as: w.outsider.session, body: garbageVm(w.p.id) }), 404, 'not_found');
+    expectError(await t.http.post('/api/vms/', { as: w.su.session, body: garbageVm(NO_SUCH_PROJECT) }), 404, 'not_found');
+    expectError(await t.http.post('/api/vms/', { as: w.outsider.session, form: true, body: { project_id: String(w.p.id), vm_name: '%%%', flavor_name: ['a', 'b'] } }), 404, 'not_found');
+    // The same garbage in a reachable project is a 400: the 404 above is about reach.
+    expectInvalid(await t.http.post('/api/vms/', { as: w.m1.session, body: garbageVm(w.p.id) }));
+  });
+
+  it('POST /api/volumes/ and list queries with an unreachable project_id answer 404', async () => {
+    expectError(await t.http.post('/api/volumes/', { as: w.outsider.session, body: { project_id: w.p.id, storage: -5, name: null } }), 404, 'not_found');
+    expectError(await t.http.get(`/api/vms/?project_id=${w.p.id}&page_size=100000&page=0`, { as: w.outsider.session }), 404, 'not_found');
+    expectError(await t.http.get(`/api/volumes/?project_id=${w.p.id}&page_size=abc`, { as: w.outsider.session }), 404, 'not_found');
+  });
+
+  it('an object out of reach with a bad body answers 404', async () => {
+    const as = w.m2.session;
+    for (const body of [{ os_action: 'explode' }, [], 'just a string', { os_action: 'stop', reboot_type: 7 }]) {
+      expectError(await t.http.post(`/api/vms/${w.vm1}/action/`, { as, body }), 404, 'not_found');
+    }
+    expectError(await t.http.post(`/api/volumes/${w.vol1}/action/`, { as, body: { os_action: 'extend', size: -1 } }), 404, 'not_found');
+    expectError(await t.http.post(`/api/volumes/${w.vol1}/action/`, { as, form: true, body: { os_action: ['a', 'b'], size: 'x' } }), 404, 'not_found');
+    expectError(await t.http.post('/api/snapshots/', { as, body: { snapshot_instance: w.vm1, snapshot_name: '%%%', description: 5 } }), 404, 'not_found');
+    expectError(await t.http.post('/api/snapshots/', { as: w.su.session, body: { snapshot_instance: 'v'.repeat(65), snapshot_name: '' } }), 404, 'not_found');
+    // Control: the same bad bodies on objects in reach are 400s.
+    expectInvalid(await t.http.post(`/api/vms/${w.vm2}/action/`, { as, body: { os_action: 'explode' } }));
+    expectInvalid(await t.http.post('/api/snapshots/', { as, body: { snapshot_instance: w.vm2, snapshot_name: '%%%' } }));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Paths: /api/ and /portal/api/, with and without the trailing slash, answer identically.
+// ---------------------------------------------------------------------------------------------
+
+describe('the /portal/api/ prefix and the optional trailing slash', () => {
+  const variants = (path: string) => {
+    const bare = path.replace(/\/$/, '');
+    const [p, qs] = bare.split('?');
+    const suffix = qs ? `?${qs}` : '';
+    return [`/api${p}/${suffix}`, `/api${p}${suffix}`, `/portal/api${p}/${suffix}`, `/portal/api${p}${suffix}`];
+  };
+
+  it('every GET answers the same status and body under all four spellings', async () => {
+    // A world of its own, settled, so that no background transition changes an answer between calls.
+    const user = await t.factory.user();
+    const project = await t.factory.project({ admins: [user] });
+    const vm = await t.factory.vm(user, project.id);
+    const vol = await t.factory.volume(user, project.id);
+    await snapshotOf(user, vm.openstack_id);
+    const paths = [
+      '/auth/me', '/projects', `/projects/${project.id}`, `/projects/${project.id}/flavors`, `/projects/${project.id}/images`,
+      `/projects/${project.id}/snapshots`, `/vms?project_id=${project.id}&status=ACTIVE`, `/volumes?project_id=${project.id}`,
+      `/vms/${vm.openstack_id}`, `/volumes/${vol.openstack_id}`, `/vms/${NO_SUCH_ID}`, `/projects/${NO_SUCH_PROJECT}`, '/vms?page_size=501',
+    ];
+    for (const path of paths) {
+      const answers = [];
+      for (const url of variants(path)) {
+        const res = await t.http.get(url, { as: user.session });
+        answers.push({ status: res.statusCode, data: res.data });
+      }
+      for (const a of answers.slice(1)) expect(a, path).toEqual(answers[0]);
+      expect(answers[0].data, path).not.toBeNull();
+    }
+  });
+
+  it('every POST and DELETE answers the same under all four spellings', async () => {
+    for (const url of variants('/volumes')) {
+      const res = await t.http.post(url, { as: w.m1.session, body: volumeBody(w.p.id, { name: 'spelled' }) });
+      expect(res.statusCode, url).toBe(201);
+      expect(res.data).toMatchObject({ name: 'spelled', project_id: w.p.id });
+    }
+    const same = async (method: 'POST' | 'DELETE', path: string, body?: unknown) => {
+      const answers = [];
+      for (const url of variants(path)) {
+        const res = await t.http.request(method, url, { as: w.m1.session, body });
+        answers.push({ status: res.statusCode, data: res.data });
+      }
+      for (const a of answers.slice(1)) expect(a, path).toEqual(answers[0]);
+      return answers[0];
+    };
+    expect((await same('POST', `/vms/${w.vm1}/action`, { os_action: 'explode' })).status).toBe(400);
+    expect((await same('POST', `/vms/${w.vm2}/action`, { os_action: 'stop' })).status).toBe(404);
+    expect((await same('POST', '/vms', { project_id: w.p.id })).status).toBe(400);
+    expect((await same('POST', '/snapshots', { snapshot_instance: NO_SUCH_ID, snapshot_name: 'x' })).status).toBe(404);
+    expect((await same('DELETE', `/volumes/${NO_SUCH_ID}`)).status).toBe(404);
+    expect((await same('DELETE', `/vms/${w.vm2}`)).status).toBe(404);
+    expect((await same('POST', `/volumes/${w.vol1}/action`, { os_action: 'detach' })).status).toBe(409);
+    const sessions = [];
+    for (const url of variants('/auth/login')) {
+      const res = await t.http.post(url, { body: { username: w.m2.username, password: 'correct horse battery staple' } });
+      expect(res.statusCode, url).toBe(200);
+      sessions.push(res.data.csrf_token);
+    }
+    expect(new Set(sessions).size).toBe(4);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Pagination of VM and volume lists.
+// ---------------------------------------------------------------------------------------------
+
+describe('pagination', () => {
+  const pathOf = (link: string) => {
+    const u = new URL(link);
+    return u.pathname + u.search;
+  };
+
+  it.each(['vms', 'volumes'])('GET /api/%s/ pages with count, next, previous and page_size', async (kind) => {
+    const user = await t.factory.user();
+    const project = await t.factory.project({ members: [user] });
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = kind === 'vms'
+        ? await t.http.post('/api/vms/', { as: user.session, body: vmBody(project.id) })
+        : await t.http.post('/api/volumes/', { as: user.session, body: volumeBody(project.id) });
+      expect(res.statusCode).toBe(201);
+      created.push(res.data.openstack_id);
+    }
+    const first = await t.http.get(`/api/${kind}/?project_id=${project.id}&page_size=2`, { as: user.session });
+    expect(first.statusCode).toBe(200);
+    expect(first.data).toMatchObject({ count: 5, previous: null, next: expect.any(String) });
+    expect(first.data.results).toHaveLength(2);
+    const next = new URL(first.data.next);
+    expect(Object.fromEntries(next.searchParams)).toEqual({ project_id: String(project.id), page: '2', page_size: '2' });
+
+    const seen: string[] = ids(first.data.results);
+    let page = first.data;
+    const pages = [page];
+    while (page.next) {
+      const res = await t.http.get(pathOf(page.next), { as: user.session });
+      expect(res.statusCode).toBe(200);
+      expect(res.data.count).toBe(5);
+      expect(res.data.previous).not.toBeNull();
+      page = res.data;
+      pages.push(page);
+      seen.push(...ids(page.results));
+    }
+    expect(pages.map((p) => p.results.length)).toEqual([2, 2, 1]);
+    expect([...seen].sort()).toEqual([...created].sort());
+    const times = pages.flatMap((p) => p.results.map((r: { created_at: string }) => r.created_at));
+    expect([...times].sort().reverse()).toEqual(times); // newest first
+
+    const back = await t.http.get(pathOf(pages[2].previous), { as: user.session });
+    expect(ids(back.data.results)).toEqual(ids(pages[1].results));
+
+    const beyond = await t.http.get(`/api/${kind}/?project_id=${project.id}&page=9&page_size=2`, { as: user.session });
+    expect(beyond.statusCode).toBe(200);
+    expect(beyond.data).toMatchObject({ count: 5, next: null, results: [] });
+
+    const all = await t.http.get(`/api/${kind}/?project_id=${project.id}&page_size=500`, { as: user.session });
+    expect(all.data).toMatchObject({ count: 5, next: null, previous: null });
+    expect(all.data.results).toHaveLength(5);
+    const byDefault = await t.http.get(`/api/${kind}/?project_id=${project.id}`, { as: user.session });
+    expect(byDefault.data.results).toHaveLength(5);
+    const over = await t.http.get(`/api/${kind}/?project_id=${project.id}&page_size=501`, { as: user.session });
+    expectInvalid(over, 'page_size');
+  });
+});
