@@ -1,7 +1,10 @@
 // buildApp(ctx): external plugins, then authentication, then the modules, under /api/ and /portal/api/.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -30,6 +33,8 @@ export interface BuildOptions {
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** The web app as `npm install` builds it (vite build); without it, `/` answers a small page. */
+const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 /** The web app's Content-Security-Policy: its own scripts only, nothing inline, no framing. */
 export const CSP =
@@ -57,6 +62,10 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       ...(opts.logStream ? { stream: opts.logStream } : {}),
     },
     genReqId: () => randomUUID(),
+    // Through the factory, so that the plugin contexts that add schemas (every module) use this
+    // validator too: setValidatorCompiler alone reaches only the root context, and Fastify's default
+    // Ajv would coerce JSON bodies ("storage": "10", "scopes": "vm:read").
+    schemaController: { compilersFactory: { buildValidator: () => validatorCompiler as never } },
     trustProxy: ctx.config.trustProxy,
     bodyLimit: 256 * 1024,
     routerOptions: {
@@ -101,6 +110,16 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/portal/api/docs', uiConfig: { url: '/api/openapi.json' } });
+  const webApp = existsSync(`${WEB_DIST}index.html`);
+  if (webApp) {
+    await app.register(fastifyStatic, {
+      root: WEB_DIST,
+      wildcard: false,
+      cacheControl: false,
+      // Built assets have content hashes in their names; index.html must always be fresh.
+      setHeaders: (res, path) => res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
+    });
+  }
 
   const authenticator = new Authenticator(ctx);
   const rateLimits = createRateLimits(ctx.config, (err) => app.log.warn({ err }, 'rate-limit counter unavailable; limit skipped'));
@@ -161,9 +180,11 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => {
-    if (isApiPath(request.url) || request.method !== 'GET') {
+    // A missing file (a name with an extension) is a 404 too; any other page is the web app's to route.
+    if (isApiPath(request.url) || request.method !== 'GET' || /\.\w+$/.test(request.url.split('?')[0])) {
       return sendError(request, reply, new AppError('not_found', 'No such endpoint.'));
     }
+    if (webApp) return reply.sendFile('index.html');
     return reply.type('text/html; charset=utf-8').send(
       '<!doctype html><title>SimpleVM portal</title><h1>SimpleVM portal</h1><p>API documentation: <a href="/portal/api/docs/">/portal/api/docs/</a></p>',
     );

@@ -1,0 +1,14 @@
+import { Link } from '../router';
+import { useTitle } from '../ui';
+
+export function NotFoundPage() {
+  useTitle('Not found');
+  return (
+    <>
+      <h1>Page not found</h1>
+      <p>
+        There is no page at this address. Go to <Link href="/vms">your VMs</Link>.
+      </p>
+    </>
+  );
+}

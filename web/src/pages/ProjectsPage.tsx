@@ -1,0 +1,109 @@
+// Projects: the user's role in each, the members, and quota usage as bars.
+import { type Project, api } from '../api';
+import { Link } from '../router';
+import { useSession } from '../session';
+import { Empty, LoadError, Loading, QuotaBar, useResource, useTitle } from '../ui';
+
+const roleText = (role: Project['role']) => (role === 'admin' ? 'Admin' : role === 'member' ? 'Member' : 'Not a member (superuser)');
+
+export function ProjectsPage() {
+  useTitle('Projects');
+  const { projects } = useSession();
+  return (
+    <>
+      <h1>Projects</h1>
+      {projects.loading && !projects.data ? <Loading what="projects" /> : null}
+      {projects.error && !projects.data ? <LoadError error={projects.error} retry={projects.reload} /> : null}
+      {projects.data && projects.data.length === 0 ? (
+        <Empty>
+          <p>You are not a member of any project yet. A project admin can add you.</p>
+        </Empty>
+      ) : null}
+      {projects.data && projects.data.length > 0 ? (
+        <ul className="cards">
+          {projects.data.map((p) => (
+            <li key={p.id} className="card">
+              <h2>
+                <Link href={`/projects/${p.id}`}>{p.name}</Link>
+              </h2>
+              {p.description ? <p>{p.description}</p> : null}
+              <p className="hint">Your role: {roleText(p.role)}</p>
+              <ProjectQuota id={p.id} />
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </>
+  );
+}
+
+function ProjectQuota({ id }: { id: number }) {
+  const project = useResource(() => api.get<Project>(`/api/projects/${id}/`), [id]);
+  if (project.loading && !project.data) return <Loading what="quota" />;
+  if (project.error || !project.data) return project.error ? <LoadError error={project.error} retry={project.reload} /> : null;
+  return <QuotaBars project={project.data} />;
+}
+
+function QuotaBars({ project }: { project: Project }) {
+  const { quota, usage } = project;
+  return (
+    <div className="quotas" role="group" aria-label={`Quota of ${project.name}`}>
+      <QuotaBar label="VMs" used={usage.vms} quota={quota.vms} />
+      <QuotaBar label="Cores" used={usage.cores} quota={quota.cores} />
+      <QuotaBar label="RAM" used={usage.ram_gb} quota={quota.ram_gb} unit="GB" />
+      <QuotaBar label="Volumes" used={usage.volumes} quota={quota.volumes} />
+      <QuotaBar label="Volume storage" used={usage.volume_gb} quota={quota.volume_gb} unit="GB" />
+    </div>
+  );
+}
+
+export function ProjectPage({ id }: { id: number }) {
+  const project = useResource(() => api.get<Project>(`/api/projects/${id}/`), [id]);
+  useTitle(project.data?.name ?? 'Project');
+  return (
+    <>
+      <p className="breadcrumb">
+        <Link href="/projects">Projects</Link>
+      </p>
+      {project.loading && !project.data ? <Loading what="the project" /> : null}
+      {project.error && !project.data ? <LoadError error={project.error} retry={project.reload} /> : null}
+      {project.data ? (
+        <>
+          <h1>{project.data.name}</h1>
+          {project.data.description ? <p>{project.data.description}</p> : null}
+          <p>Your role: {roleText(project.data.role)}</p>
+          <p className="links">
+            <Link href={`/vms?project=${id}`}>VMs of this project</Link> · <Link href={`/volumes?project=${id}`}>Volumes of this project</Link>
+          </p>
+          <section aria-labelledby="quota-title">
+            <h2 id="quota-title">Quota usage</h2>
+            <QuotaBars project={project.data} />
+          </section>
+          <section aria-labelledby="members-title">
+            <h2 id="members-title">Members</h2>
+            {project.data.members.length === 0 ? (
+              <p className="empty">This project has no members yet.</p>
+            ) : (
+              <table className="list">
+                <thead>
+                  <tr>
+                    <th scope="col">User</th>
+                    <th scope="col">Role</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {project.data.members.map((m) => (
+                    <tr key={m.username}>
+                      <th scope="row">{m.username}</th>
+                      <td>{roleText(m.role)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </section>
+        </>
+      ) : null}
+    </>
+  );
+}

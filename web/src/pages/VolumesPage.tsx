@@ -1,0 +1,285 @@
+// Volumes: create, attach to a VM of the same project, detach, extend and delete.
+import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type ApiError, type Page, type Project, type Vm, type Volume, api, query } from '../api';
+import { ProjectSelect } from '../ProjectSelect';
+import { setParams, useLocation } from '../router';
+import { projectName, useSession } from '../session';
+import { type VolumeAction, vmAcceptsVolume, volumeActionAllowed, volumeInTransition } from '../states';
+import { Dialog, Empty, ErrorText, LoadError, Loading, Pager, toApiError, usePolling, useResource, useTitle } from '../ui';
+
+const PAGE_SIZE = 50;
+
+type Pending = { kind: 'attach' | 'extend' | 'delete'; volume: Volume };
+
+export function VolumesPage() {
+  useTitle('Volumes');
+  const { projects } = useSession();
+  const { params } = useLocation();
+  const projectId = params.get('project') ?? '';
+  const page = Math.max(1, Number(params.get('page')) || 1);
+  const volumes = useResource(
+    () => api.get<Page<Volume>>(`/api/volumes/${query({ project_id: projectId, page, page_size: PAGE_SIZE })}`),
+    [projectId, page],
+  );
+  // The VMs volumes can be attached to, and the names of those they are attached to.
+  const vms = useResource(() => api.get<Page<Vm>>(`/api/vms/${query({ project_id: projectId, page_size: 500 })}`), [projectId]);
+  const rows = volumes.data?.results ?? [];
+  const reloadBoth = useCallback(async () => {
+    await Promise.all([volumes.reload(), vms.reload()]);
+  }, [volumes.reload, vms.reload]);
+  usePolling(rows.some(volumeInTransition), reloadBoth, volumes.data);
+
+  const [rowErrors, setRowErrors] = useState<Record<string, ApiError>>({});
+  const [busy, setBusy] = useState<Record<string, boolean>>({});
+  const [dialog, setDialog] = useState<Pending | null>(null);
+  const [dialogError, setDialogError] = useState<ApiError | null>(null);
+  const [attachTo, setAttachTo] = useState('');
+  const [newSize, setNewSize] = useState('');
+
+  const replaceVolume = (v: Volume) =>
+    volumes.setData((d) => ({ ...d, results: d.results.map((x) => (x.openstack_id === v.openstack_id ? v : x)) }));
+
+  /** Runs an action; errors land in the open dialog, or else beside the row's buttons. */
+  const run = async (volume: Volume, call: () => Promise<Volume | null>, inDialog: boolean) => {
+    const id = volume.openstack_id;
+    setBusy((b) => ({ ...b, [id]: true }));
+    setRowErrors(({ [id]: _, ...rest }) => rest);
+    try {
+      const updated = await call();
+      if (updated) replaceVolume(updated);
+      else await volumes.reload();
+      if (inDialog) setDialog(null);
+    } catch (e) {
+      if (inDialog) setDialogError(toApiError(e));
+      else setRowErrors((r) => ({ ...r, [id]: toApiError(e) }));
+    } finally {
+      setBusy(({ [id]: _, ...rest }) => rest);
+    }
+  };
+
+  const action = (volume: Volume, body: Record<string, unknown>) =>
+    api.post<Volume>(`/api/volumes/${encodeURIComponent(volume.openstack_id)}/action/`, body);
+
+  const open = (kind: Pending['kind'], volume: Volume) => {
+    setDialogError(null);
+    setAttachTo('');
+    setNewSize(String(volume.storage + 1));
+    setDialog({ kind, volume });
+  };
+
+  const vmList = vms.data?.results ?? [];
+  const vmName = (id: string | null) => (id ? (vmList.find((v) => v.openstack_id === id)?.name ?? id) : '—');
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Volumes</h1>
+      </div>
+      <div className="filters">
+        <ProjectSelect id="volumes-project" label="Project" projects={projects.data ?? []} value={projectId} anyLabel="All projects" onChange={(v) => setParams({ project: v, page: null })} />
+      </div>
+      <CreateVolume defaultProject={projectId} onCreated={() => void volumes.reload()} />
+      {volumes.loading && !volumes.data ? <Loading what="volumes" /> : null}
+      {volumes.error && !volumes.data ? <LoadError error={volumes.error} retry={volumes.reload} /> : null}
+      {volumes.error && volumes.data ? <ErrorText error={volumes.error} /> : null}
+      {volumes.data && rows.length === 0 ? (
+        <Empty>
+          <p>{projectId ? 'No volumes in this project yet.' : 'You have no volumes yet.'} Create one with the form above.</p>
+        </Empty>
+      ) : null}
+      {rows.length > 0 ? (
+        <table className="list">
+          <caption className="visually-hidden">Volumes</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Status</th>
+              <th scope="col">Size</th>
+              <th scope="col">Project</th>
+              <th scope="col">Attached to</th>
+              <th scope="col">Owner</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((v) => {
+              const id = v.openstack_id;
+              const disabled = (a: VolumeAction) => Boolean(busy[id]) || !volumeActionAllowed(v, a);
+              const errorId = `volume-error-${id}`;
+              return (
+                <tr key={id} data-volume={v.name}>
+                  <th scope="row">{v.name}</th>
+                  <td>
+                    <span className={`status status-${v.status}`} data-testid="volume-status">
+                      {v.status}
+                    </span>
+                  </td>
+                  <td>{v.storage} GB</td>
+                  <td>{projectName(projects.data, v.project_id)}</td>
+                  <td data-testid="volume-attached-to">
+                    {vmName(v.attached_to)}
+                    {v.device ? <span className="hint"> ({v.device})</span> : null}
+                  </td>
+                  <td>{v.owner}</td>
+                  <td className="row-actions">
+                    <button type="button" aria-label={`Attach ${v.name}`} disabled={disabled('attach')} onClick={() => open('attach', v)}>
+                      Attach
+                    </button>
+                    <button
+                      type="button"
+                      aria-label={`Detach ${v.name}`}
+                      aria-describedby={rowErrors[id] ? errorId : undefined}
+                      disabled={disabled('detach')}
+                      onClick={() => void run(v, () => action(v, { os_action: 'detach' }), false)}
+                    >
+                      Detach
+                    </button>
+                    <button type="button" aria-label={`Extend ${v.name}`} disabled={disabled('extend')} onClick={() => open('extend', v)}>
+                      Extend
+                    </button>
+                    <button type="button" className="danger" aria-label={`Delete ${v.name}`} disabled={disabled('delete')} onClick={() => open('delete', v)}>
+                      Delete
+                    </button>
+                    <ErrorText error={rowErrors[id]} id={errorId} />
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      ) : null}
+      {volumes.data ? <Pager page={page} pageSize={PAGE_SIZE} count={volumes.data.count} onPage={(p) => setParams({ page: String(p) })} /> : null}
+
+      {dialog?.kind === 'attach' ? (
+        <Dialog
+          title={`Attach ${dialog.volume.name}`}
+          submitLabel="Attach"
+          busy={Boolean(busy[dialog.volume.openstack_id])}
+          error={dialogError}
+          submitDisabled={!attachTo}
+          onCancel={() => setDialog(null)}
+          onSubmit={() => void run(dialog.volume, () => action(dialog.volume, { os_action: 'attach', vm_openstack_id: attachTo }), true)}
+        >
+          <AttachPicker vms={vmList.filter((vm) => vm.project_id === dialog.volume.project_id)} value={attachTo} onChange={setAttachTo} loading={vms.loading && !vms.data} />
+        </Dialog>
+      ) : null}
+      {dialog?.kind === 'extend' ? (
+        <Dialog
+          title={`Extend ${dialog.volume.name}`}
+          submitLabel="Extend"
+          busy={Boolean(busy[dialog.volume.openstack_id])}
+          error={dialogError}
+          submitDisabled={!(Number(newSize) > dialog.volume.storage)}
+          onCancel={() => setDialog(null)}
+          onSubmit={() => void run(dialog.volume, () => action(dialog.volume, { os_action: 'extend', size: Number(newSize) }), true)}
+        >
+          <label htmlFor="extend-size">New size (GB)</label>
+          <input id="extend-size" type="number" min={dialog.volume.storage + 1} step={1} value={newSize} onChange={(e) => setNewSize(e.target.value)} aria-describedby="extend-hint" />
+          <p className="hint" id="extend-hint">
+            Now {dialog.volume.storage} GB; the new size must be larger. Volumes cannot shrink.
+          </p>
+        </Dialog>
+      ) : null}
+      {dialog?.kind === 'delete' ? (
+        <Dialog
+          title={`Delete volume ${dialog.volume.name}?`}
+          submitLabel="Delete volume"
+          danger
+          busy={Boolean(busy[dialog.volume.openstack_id])}
+          error={dialogError}
+          onCancel={() => setDialog(null)}
+          onSubmit={() => void run(dialog.volume, async () => (await api.del(`/api/volumes/${encodeURIComponent(dialog.volume.openstack_id)}/`), null), true)}
+        >
+          <p>The volume and all data on it are deleted for good.</p>
+        </Dialog>
+      ) : null}
+    </>
+  );
+}
+
+function AttachPicker({ vms, value, onChange, loading }: { vms: Vm[]; value: string; onChange: (v: string) => void; loading: boolean }) {
+  const usable = vms.filter(vmAcceptsVolume);
+  useEffect(() => {
+    if (!value && usable.length === 1) onChange(usable[0].openstack_id);
+  }, [value, usable, onChange]);
+  if (loading) return <Loading what="VMs" />;
+  if (usable.length === 0) return <p className="empty">No VM of this project can take a volume now (it must be ACTIVE or SHUTOFF).</p>;
+  return (
+    <>
+      <label htmlFor="attach-vm">VM</label>
+      <select id="attach-vm" value={value} onChange={(e) => onChange(e.target.value)} required>
+        <option value="">Choose a VM…</option>
+        {usable.map((vm) => (
+          <option key={vm.openstack_id} value={vm.openstack_id}>
+            {vm.name} ({vm.status})
+          </option>
+        ))}
+      </select>
+    </>
+  );
+}
+
+function CreateVolume({ defaultProject, onCreated }: { defaultProject: string; onCreated: () => void }) {
+  const { projects } = useSession();
+  const [projectId, setProjectId] = useState(defaultProject);
+  const [name, setName] = useState('');
+  const [size, setSize] = useState('10');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+
+  useEffect(() => {
+    if (defaultProject) setProjectId(defaultProject);
+    else if (!projectId && projects.data?.length) setProjectId(String(projects.data[0].id));
+  }, [defaultProject, projects.data]); // not on the user's own pick
+  const project = useResource(() => (projectId ? api.get<Project>(`/api/projects/${encodeURIComponent(projectId)}/`) : Promise.resolve(null)), [projectId]);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post<Volume>('/api/volumes/', { project_id: Number(projectId), name, storage: Number(size) });
+      setName('');
+      onCreated();
+      void project.reload();
+    } catch (err) {
+      setError(toApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fieldErrors = error?.errors ?? {};
+  return (
+    <form className="card inline-form" onSubmit={submit} aria-labelledby="new-volume-title">
+      <h2 id="new-volume-title">New volume</h2>
+      <div className="row">
+        <div className="field">
+          <ProjectSelect id="new-volume-project" label="Project for the volume" projects={projects.data ?? []} value={projectId} onChange={setProjectId} required />
+        </div>
+        <div className="field">
+          <label htmlFor="new-volume-name">Volume name</label>
+          <input id="new-volume-name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={255} autoComplete="off" />
+          {fieldErrors.name ? <ErrorText error={fieldErrors.name.join(' ')} /> : null}
+        </div>
+        <div className="field">
+          <label htmlFor="new-volume-size">Size (GB)</label>
+          <input id="new-volume-size" type="number" min={1} step={1} value={size} onChange={(e) => setSize(e.target.value)} required />
+          {fieldErrors.storage ? <ErrorText error={fieldErrors.storage.join(' ')} /> : null}
+        </div>
+        <button type="submit" className="primary" disabled={busy || !projectId}>
+          {busy ? 'Creating…' : 'Create volume'}
+        </button>
+      </div>
+      {project.data ? (
+        <p className="hint" role="status">
+          Quota left in {project.data.name}: {Math.max(0, project.data.quota.volumes - project.data.usage.volumes)} of {project.data.quota.volumes} volumes,{' '}
+          {Math.max(0, project.data.quota.volume_gb - project.data.usage.volume_gb)} of {project.data.quota.volume_gb} GB.
+        </p>
+      ) : null}
+      <ErrorText error={error ?? project.error} />
+    </form>
+  );
+}

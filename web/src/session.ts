@@ -1,0 +1,22 @@
+// What every page may read: who is logged in, and the projects they can reach.
+import { createContext, useContext } from 'react';
+import type { Me, ProjectSummary } from './api';
+import type { Resource } from './ui';
+
+export interface Session {
+  me: Me;
+  projects: Resource<ProjectSummary[]>;
+  logout: () => Promise<void>;
+}
+
+export const SessionContext = createContext<Session | null>(null);
+
+export function useSession(): Session {
+  const s = useContext(SessionContext);
+  if (!s) throw new Error('useSession outside a logged-in page');
+  return s;
+}
+
+export function projectName(projects: ProjectSummary[] | undefined, id: number): string {
+  return projects?.find((p) => p.id === id)?.name ?? `#${id}`;
+}
