@@ -78,3 +78,25 @@ describe('hardening', () => {
     expect((await t.http.get(`/api/vms/?text=${long}`, { as: user.session })).statusCode).toBe(400);
   });
 });
+
+describe('logs', () => {
+  it('keeps a key out of the log even when a client puts it in the URL', async () => {
+    const { Writable } = await import('node:stream');
+    const { createPortal } = await import('../src/server/portal.js');
+    const { loadConfig } = await import('../src/server/config.js');
+    const { generateKey } = await import('../src/server/auth/key-format.js');
+    const lines: string[] = [];
+    const stream = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const config = loadConfig({ DATABASE_URL: ':memory:', SIMPLEVM_LOG_LEVEL: 'debug', SIMPLEVM_RATE_LIMIT: '0', SIMPLEVM_AUTH_FAIL_LIMIT: '0' });
+    const portal = await createPortal(config, { logStream: stream });
+    try {
+      const { key } = generateKey();
+      await portal.app.inject({ method: 'GET', url: `/api/vms/?api_key=${key}`, headers: { 'x-api-key': key, authorization: `Bearer ${key}` } });
+      const log = lines.join('');
+      expect(log).toContain('/api/vms/?api_key=svm_');
+      expect(log).not.toContain(key.slice(13));
+    } finally {
+      await portal.close();
+    }
+  });
+});

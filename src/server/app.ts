@@ -12,6 +12,7 @@ import Fastify, { type FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { DestinationStream } from 'pino';
 import { Authenticator, presentedKey } from './auth/authenticate.js';
+import { maskKeys } from './auth/key-format.js';
 import type { Principal } from './auth/principal.js';
 import { createRateLimits } from './auth/rate-limit.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
@@ -59,6 +60,16 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     logger: {
       level: ctx.config.logLevel,
       redact: { paths: REDACT, censor: '[redacted]' },
+      // The server never reads a key from a URL, but a client may put one there: keep it out of the log.
+      serializers: {
+        req: (req: { method: string; url: string; hostname?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+          method: req.method,
+          url: maskKeys(req.url),
+          host: req.hostname,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
       ...(opts.logStream ? { stream: opts.logStream } : {}),
     },
     genReqId: () => randomUUID(),

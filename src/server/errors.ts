@@ -2,6 +2,7 @@
 // one renderer used by the error handler, the 404 handler and the router's own errors.
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { maskKeys } from './auth/key-format.js';
 
 export const ERROR_STATUS = {
   invalid: 400,
@@ -147,8 +148,6 @@ export function toAppError(err: unknown): AppError {
 
 // A key never appears in an error message (spec §2), even when a message quotes what the client
 // sent ("Unknown image …") and the client pasted a key there: only its prefix is kept.
-const KEY_LIKE = /svm_[A-Za-z0-9]{8}_[A-Za-z0-9]{38}/g;
-const maskKeys = (text: string): string => text.replace(KEY_LIKE, (key) => `${key.slice(0, 12)}_…`);
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const appErr = toAppError(err);

@@ -78,3 +78,13 @@ describe('constantTimeEqual', () => {
     expect(typeof crypto.timingSafeEqual).toBe('function');
   });
 });
+
+describe('maskKeys', () => {
+  it('keeps only the prefix of anything shaped like a key', async () => {
+    const { maskKeys } = await import('./key-format.js');
+    const { key, prefix } = generateKey();
+    expect(maskKeys(`Unknown image "${key}"`)).toBe(`Unknown image "svm_${prefix}_…"`);
+    expect(maskKeys(`/api/vms/?key=${key.slice(0, 30)}`)).toBe(`/api/vms/?key=svm_${prefix}_…`);
+    expect(maskKeys('nothing here')).toBe('nothing here');
+  });
+});

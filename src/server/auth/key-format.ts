@@ -60,6 +60,12 @@ export function generateKey(): GeneratedKey {
 
 export const digestKey = (key: string): string => sha256Hex(key);
 
+// Anything shaped like a key, whole or cut short, keeps only its prefix.
+const KEY_LIKE = /svm_[A-Za-z0-9]{8}_[A-Za-z0-9]{6,}/g;
+
+/** Hides keys in text that goes to a client or a log (an error quoting input, a logged URL). */
+export const maskKeys = (text: string): string => text.replace(KEY_LIKE, (key) => `${key.slice(0, 12)}_…`);
+
 /**
  * The prefix of a well-formed key whose checksum holds, else null. Runs before any database
  * access, so typos and random guesses cost nothing.
