@@ -8,7 +8,6 @@ import { openDatabase } from '../server/db/index.js';
 import { migrateToLatest } from '../server/db/migrate.js';
 import { findProjectByIdOrName, insertProject, upsertMembership } from '../server/modules/projects/projects.repository.js';
 import { findUserByName, insertUser, updateUserFlags } from '../server/modules/users/users.repository.js';
-import { createPortal } from '../server/portal.js';
 
 class UsageError extends Error {}
 class CommandError extends Error {}
@@ -42,11 +41,11 @@ function count(value: string | undefined, name: string, fallback: number): numbe
   return Number(value);
 }
 
-async function withDb<T>(fn: (db: ReturnType<typeof openDatabase>) => Promise<T>): Promise<T> {
+async function withDb<T>(fn: (db: ReturnType<typeof openDatabase>) => Promise<T>, opts: { migrate?: boolean } = {}): Promise<T> {
   const config = loadConfig();
   const db = openDatabase(config.databaseUrl, { pool: 2 });
   try {
-    await migrateToLatest(db.kysely);
+    if (opts.migrate !== false) await migrateToLatest(db.kysely);
     return await fn(db);
   } finally {
     await db.destroy();
@@ -55,6 +54,8 @@ async function withDb<T>(fn: (db: ReturnType<typeof openDatabase>) => Promise<T>
 
 async function serve(): Promise<void> {
   const config = loadConfig();
+  // Loaded here, not at the top: the admin commands need no HTTP server, and start faster without it.
+  const { createPortal } = await import('../server/portal.js');
   const portal = await createPortal(config);
   const log = portal.app.log;
   const password = await bootstrapIfEmpty(portal.ctx.db.kysely);
@@ -107,7 +108,7 @@ async function main(argv: string[]): Promise<void> {
 
   if (command === 'serve') return serve();
   if (command === 'migrate') {
-    const applied = await withDb((db) => migrateToLatest(db.kysely));
+    const applied = await withDb((db) => migrateToLatest(db.kysely), { migrate: false });
     return out(json, { migrated: applied }, applied.length ? `applied: ${applied.join(', ')}` : 'the database is up to date');
   }
 
@@ -187,9 +188,13 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  // Help asked for goes to stdout; a usage error is one line on stderr (spec §1), pointing at the help.
+  if (err instanceof UsageError && !err.message && process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   if (err instanceof UsageError) {
-    if (err.message) process.stderr.write(`simplevm: ${err.message}\n`);
-    process.stderr.write(`${USAGE}\n`);
+    process.stderr.write(`simplevm: ${err.message || 'a command is needed'}; see "simplevm --help"\n`);
     process.exit(2);
   }
   if (err instanceof ConfigError || err instanceof CommandError) {
@@ -198,7 +203,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   }
   const e = err as { code?: string; message?: string };
   if (e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e?.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-    process.stderr.write(`simplevm: ${e.message}\n${USAGE}\n`);
+    process.stderr.write(`simplevm: ${(e.message ?? '').split('\n')[0]}; see "simplevm --help"\n`);
     process.exit(2);
   }
   process.stderr.write(`simplevm: ${(e?.message ?? String(err)).split('\n')[0]}\n`);

@@ -23,7 +23,12 @@ const CRC_TABLE = (() => {
 /** CRC-32 (IEEE 802.3, as zlib and PNG use it) of a string's UTF-8 bytes. */
 export function crc32(input: string): number {
   let crc = 0xffffffff;
-  for (const byte of Buffer.from(input, 'utf8')) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  // Keys are ASCII: their characters are their bytes, and the hot path needs no buffer.
+  if (/^[\x00-\x7f]*$/.test(input)) {
+    for (let i = 0; i < input.length; i++) crc = CRC_TABLE[(crc ^ input.charCodeAt(i)) & 0xff] ^ (crc >>> 8);
+  } else {
+    for (const byte of Buffer.from(input, 'utf8')) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  }
   return (crc ^ 0xffffffff) >>> 0;
 }
 

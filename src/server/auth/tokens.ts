@@ -8,6 +8,8 @@ export const sha256Hex = (value: string): string => createHash('sha256').update(
 export function constantTimeEqual(a: string, b: string): boolean {
   const ab = Buffer.from(a);
   const bb = Buffer.from(b);
+  // Equal lengths (hex digests, tokens of one kind) compare directly; only the content is secret.
+  if (ab.length === bb.length) return timingSafeEqual(ab, bb);
   // Compare digests of equal length so neither content nor length leaks through timing.
   const da = createHash('sha256').update(ab).digest();
   const dbuf = createHash('sha256').update(bb).digest();
