@@ -12,6 +12,7 @@ export const DEFAULT_QUOTA = { vms: 10, cores: 32, ram_gb: 64, volumes: 10, volu
  * project `demo` that admin administers. Returns the password (to print once), or null.
  */
 export async function bootstrapIfEmpty(db: Kysely<Database>): Promise<string | null> {
+  if ((await countUsers(db)) > 0) return null;
   const password = generatePassword();
   const passwordHash = await hashPassword(password);
   return db.transaction().execute(async (trx) => {

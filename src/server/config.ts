@@ -53,7 +53,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const redisUrl = env.REDIS_URL && env.REDIS_URL !== '' ? env.REDIS_URL : null;
   if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
+    // Only the scheme is named: the URL may hold a password.
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got a URL starting ${JSON.stringify(redisUrl.split(':')[0].slice(0, 12))}`);
   }
   return {
     databaseUrl: env.DATABASE_URL && env.DATABASE_URL !== '' ? env.DATABASE_URL : './data/simplevm.sqlite',

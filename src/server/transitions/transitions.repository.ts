@@ -40,6 +40,10 @@ export async function claimTransition(q: Q, id: string, owner: string, nowIso: s
   return Number(r.numUpdatedRows) === 1;
 }
 
+export function findClaimedTransition(q: Q, id: string, owner: string): Promise<Transition | undefined> {
+  return q.selectFrom('transitions').select(COLUMNS).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst();
+}
+
 /** Gives the lease back with the next time to look (and the phase reached). */
 export async function rescheduleTransition(q: Q, id: string, owner: string, dueAt: string, phase: 'call' | 'poll'): Promise<boolean> {
   const r = await q

@@ -9,7 +9,7 @@ import type { Transition } from '../db/types.js';
 import type { Finish } from './definitions.js';
 import { definitionFor } from './definitions.js';
 import {
-  claimTransition, completeTransition, listDueTransitions, releaseLeases, rescheduleTransition,
+  claimTransition, completeTransition, findClaimedTransition, listDueTransitions, releaseLeases, rescheduleTransition,
 } from './transitions.repository.js';
 
 export interface WorkerOptions {
@@ -96,8 +96,11 @@ export class TransitionWorker {
         try {
           const now = Date.now();
           if (!(await claimTransition(this.db.kysely, t.id, this.id, iso(now), iso(now + this.opts.leaseMs)))) return;
+          // Another instance may have moved it on between our listing and our claim: act on it as it is now.
+          const claimed = await findClaimedTransition(this.db.kysely, t.id, this.id);
+          if (!claimed) return;
           advanced += 1;
-          await this.advance(t);
+          await this.advance(claimed);
         } catch (err) {
           this.log.warn({ err, transition: t.id }, 'transition step failed; it will be retried');
         }
