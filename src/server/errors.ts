@@ -120,6 +120,9 @@ export function toAppError(err: unknown): AppError {
     return new AppError('invalid', detail, { errors });
   }
   if (isDbUnavailable(err)) return new AppError('unavailable', 'The database is unavailable; retry later.');
+  // PostgreSQL gave up one of two transactions waiting on each other: the object was busy.
+  const pgCode = (err as { code?: unknown } | null)?.code;
+  if (pgCode === '40P01' || pgCode === '40001') return new AppError('invalid_state', 'The object is busy with another change; retry.');
   // PostgreSQL refuses some strings SQLite stores (a NUL byte): the client's input, not our failure.
   if (isUnstorableText(err)) return new AppError('invalid', 'The request contains a character that cannot be stored, such as a NUL byte.');
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;

@@ -37,6 +37,8 @@ export class TransitionWorker {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    // The id that transitions.lease_owner and transition_history.finished_by name this instance by.
+    this.log.info({ worker: this.id }, 'transition worker started');
     this.schedule(0);
   }
 

@@ -1,6 +1,7 @@
 // SQL for VMs. The caller's reach is part of every query (STYLE §3).
 import { type Kysely, type SqlBool, type Transaction, sql } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
+import type { Dialect } from '../../db/index.js';
 import { preparedVariants } from '../../db/prepared.js';
 import { objectReach, reachFrom, reachVariant } from '../../db/reach.js';
 import type { Database, Vm } from '../../db/types.js';
@@ -68,11 +69,19 @@ export async function listVms(q: Q, reach: Reach, f: VmFilters, page: number, pa
   return { count: c, rows: [] };
 }
 
-const vmById = preparedVariants((q: Q, variant: string, userId: number, reachProject: number, id: string) =>
-  reachable(q, reachFrom(variant, userId, reachProject)).select([...VM_COLUMNS, 'owner.username as owner']).where('vms.openstack_id', '=', id));
+const vmById = preparedVariants((q: Q, variant: string, userId: number, reachProject: number, id: string) => {
+  const query = reachable(q, reachFrom(variant, userId, reachProject)).select([...VM_COLUMNS, 'owner.username as owner']).where('vms.openstack_id', '=', id);
+  return variant.endsWith('L') ? query.forUpdate(['vms']) : query;
+});
 
-export async function findVm(q: Q, reach: Reach, id: string): Promise<VmRow | undefined> {
-  return (await vmById(q, reachVariant(reach), reach.userId, reach.projectId ?? 0, id)).rows[0];
+/**
+ * A VM within reach. With `lockFor: 'postgres'` (inside a transaction that changes it), the row is
+ * locked until the transaction ends, so concurrent actions on one VM are judged one after another;
+ * SQLite runs one transaction at a time anyway.
+ */
+export async function findVm(q: Q, reach: Reach, id: string, lockFor?: Dialect): Promise<VmRow | undefined> {
+  const variant = `${reachVariant(reach)}${lockFor === 'postgres' ? 'L' : ''}`;
+  return (await vmById(q, variant, reach.userId, reach.projectId ?? 0, id)).rows[0];
 }
 
 export async function isVmReachable(q: Q, reach: Reach, id: string): Promise<boolean> {

@@ -73,7 +73,7 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
 export async function changeVm(ctx: AppContext, p: Principal, id: string, action: VmAction, rebootType: RebootType = 'SOFT'): Promise<VmView> {
   const event = { action: action === 'delete' ? 'vm.delete' as const : 'vm.action' as const, objectType: 'vm', objectId: id };
   await auditedTransaction(ctx, p, event, async (trx, e) => {
-    const vm = isPlausibleId(id) ? await findVm(trx, reachOf(p), id) : undefined;
+    const vm = isPlausibleId(id) ? await findVm(trx, reachOf(p), id, ctx.db.dialect) : undefined;
     if (!vm) throw notFound('No such VM.');
     e.subjectId = vm.owner_id;
     const during = vmDuring(vm, action, rebootType);

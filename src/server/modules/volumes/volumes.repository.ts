@@ -1,6 +1,7 @@
 // SQL for volumes. The caller's reach is part of every query (STYLE §3).
 import { type Kysely, type Transaction } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
+import type { Dialect } from '../../db/index.js';
 import { objectReach } from '../../db/reach.js';
 import type { Database, Volume } from '../../db/types.js';
 
@@ -41,8 +42,10 @@ export async function listVolumes(q: Q, reach: Reach, f: VolumeFilters, page: nu
   return { count: Number(c.n), rows };
 }
 
-export function findVolume(q: Q, reach: Reach, id: string): Promise<VolumeRow | undefined> {
-  return reachable(q, reach).select([...VOLUME_COLUMNS, 'owner.username as owner']).where('volumes.openstack_id', '=', id).executeTakeFirst();
+/** A volume within reach; `lockFor: 'postgres'` locks its row for the transaction (see findVm). */
+export function findVolume(q: Q, reach: Reach, id: string, lockFor?: Dialect): Promise<VolumeRow | undefined> {
+  const query = reachable(q, reach).select([...VOLUME_COLUMNS, 'owner.username as owner']).where('volumes.openstack_id', '=', id);
+  return (lockFor === 'postgres' ? query.forUpdate(['volumes']) : query).executeTakeFirst();
 }
 
 export async function isVolumeReachable(q: Q, reach: Reach, id: string): Promise<boolean> {

@@ -58,13 +58,18 @@ export async function changeVolume(ctx: AppContext, p: Principal, id: string, re
   const action: VolumeAction = req.os_action;
   const event = { action: action === 'delete' ? 'volume.delete' as const : 'volume.action' as const, objectType: 'volume', objectId: id };
   await auditedTransaction(ctx, p, event, async (trx, e) => {
-    const volume = isPlausibleId(id) ? await findVolume(trx, reach, id) : undefined;
-    if (!volume) throw notFound('No such volume.');
+    // Rows are locked VM first, then volume, everywhere (the worker finishing a VM delete does
+    // the same), so two transactions never wait on each other in a circle.
+    const unlocked = isPlausibleId(id) ? await findVolume(trx, reach, id) : undefined;
+    if (!unlocked) throw notFound('No such volume.');
+    const vmToLock = req.os_action === 'attach' ? req.vm_openstack_id : req.os_action === 'detach' ? unlocked.attached_to : null;
+    const lockedVm = vmToLock ? await findVm(trx, reach, vmToLock, ctx.db.dialect) : undefined;
+    const volume = (await findVolume(trx, reach, id, ctx.db.dialect)) ?? unlocked;
     e.subjectId = volume.owner_id;
     const params: Record<string, unknown> = {};
     if (req.os_action === 'attach') {
       if (!req.vm_openstack_id) throw invalid('vm_openstack_id', 'Name the VM to attach the volume to.');
-      const vm = await findVm(trx, reach, req.vm_openstack_id);
+      const vm = lockedVm;
       if (!vm || vm.project_id !== volume.project_id) throw notFound('No such VM in the volume\'s project.');
       if (!['ACTIVE', 'SHUTOFF'].includes(vm.status) || vm.task_state !== null) {
         throw new AppError('invalid_state', `Cannot attach a volume to a VM in status ${vm.status}${vm.task_state ? ` while it is ${vm.task_state}` : ''}.`);
