@@ -67,6 +67,7 @@ const ROUTES: Row[] = [
 /** Routes that no API key may use: public, or for a web session only (tested in keys.test.ts). */
 const NOT_FOR_KEYS = [
   'POST /api/auth/login', 'POST /api/auth/logout',
+  'GET /api/auth/oidc', 'GET /api/auth/oidc/login', 'GET /api/auth/oidc/callback', 'GET /api/auth/oidc/end-session',
   'GET /api/keys', 'POST /api/keys', 'DELETE /api/keys/{id}', 'POST /api/keys/{id}/rotate', 'POST /api/keys/revoke',
 ];
 

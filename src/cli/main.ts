@@ -8,6 +8,7 @@ import { openDatabase } from '../server/db/index.js';
 import { migrateToLatest } from '../server/db/migrate.js';
 import { findProjectByIdOrName, insertProject, upsertMembership } from '../server/modules/projects/projects.repository.js';
 import { findUserByName, insertUser, updateUserFlags } from '../server/modules/users/users.repository.js';
+import { CLIENT_USAGE, isClientCommand, runClientCommand } from './client-commands.js';
 
 class UsageError extends Error {}
 class CommandError extends Error {}
@@ -83,6 +84,11 @@ async function serve(): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // whoami, login, vm …, volume …: the client commands, which talk to a portal over HTTP.
+  if (isClientCommand(argv)) {
+    process.exitCode = await runClientCommand(argv);
+    return;
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -190,7 +196,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   // Help asked for goes to stdout; a usage error is one line on stderr (spec §1), pointing at the help.
   if (err instanceof UsageError && !err.message && process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n\n${CLIENT_USAGE}\n`);
     process.exit(0);
   }
   if (err instanceof UsageError) {

@@ -1,6 +1,7 @@
 // buildApp(ctx): external plugins, then authentication, then the modules, under /api/ and /portal/api/.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -23,6 +24,7 @@ import { AppError, ErrorBody, sendError } from './errors.js';
 import { keysRoutes } from './modules/keys/keys.routes.js';
 import { projectsRoutes } from './modules/projects/projects.routes.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
+import { oidcRoutes } from './modules/oidc/oidc.routes.js';
 import { snapshotsRoutes } from './modules/snapshots/snapshots.routes.js';
 import { vmsRoutes } from './modules/vms/vms.routes.js';
 import { volumesRoutes } from './modules/volumes/volumes.routes.js';
@@ -179,7 +181,26 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     if (reach) await reach(request);
   });
 
+  // Shutting down (SIGTERM), the requests in flight finish, but server.close() also waits for every
+  // keep-alive connection, and a client or reverse proxy holding one would stall the shutdown for
+  // the keep-alive timeout (72 s): while closing, each answer closes its connection.
+  let closing = false;
+  // A connection that has not sent a request yet (a client's spare connection, a TCP health check)
+  // counts as busy to Node, so server.close() would wait for its headers timeout: those end at once.
+  const silent = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    silent.add(socket);
+    socket.once('close', () => silent.delete(socket));
+  });
+  app.server.on('request', (request: { socket: Socket }) => silent.delete(request.socket));
+  app.addHook('preClose', (done) => {
+    closing = true;
+    for (const socket of silent) socket.destroy();
+    done();
+  });
+
   app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'same-origin');
     reply.header('x-frame-options', 'DENY');
@@ -221,6 +242,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
           });
         }
         sessionsRoutes(api, ctx);
+        oidcRoutes(api, ctx);
         keysRoutes(api, ctx);
         projectsRoutes(api, ctx);
         vmsRoutes(api, ctx);

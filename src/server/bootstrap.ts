@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import { generatePassword, hashPassword } from './auth/passwords.js';
 import type { Database } from './db/types.js';
+import { isUniqueViolation } from './errors.js';
 import { insertProject, upsertMembership } from './modules/projects/projects.repository.js';
 import { countUsers, insertUser } from './modules/users/users.repository.js';
 
@@ -15,12 +16,18 @@ export async function bootstrapIfEmpty(db: Kysely<Database>): Promise<string | n
   if ((await countUsers(db)) > 0) return null;
   const password = generatePassword();
   const passwordHash = await hashPassword(password);
-  return db.transaction().execute(async (trx) => {
-    if ((await countUsers(trx)) > 0) return null;
-    const now = new Date().toISOString();
-    const admin = await insertUser(trx, { username: 'admin', passwordHash, isSuperuser: true, createdAt: now });
-    const demo = await insertProject(trx, { name: 'demo', description: 'A project to try the portal in.', quota: DEFAULT_QUOTA, createdAt: now });
-    await upsertMembership(trx, demo.id, admin.id, 'admin');
-    return password;
-  });
+  try {
+    return await db.transaction().execute(async (trx) => {
+      if ((await countUsers(trx)) > 0) return null;
+      const now = new Date().toISOString();
+      const admin = await insertUser(trx, { username: 'admin', passwordHash, isSuperuser: true, createdAt: now });
+      const demo = await insertProject(trx, { name: 'demo', description: 'A project to try the portal in.', quota: DEFAULT_QUOTA, createdAt: now });
+      await upsertMembership(trx, demo.id, admin.id, 'admin');
+      return password;
+    });
+  } catch (err) {
+    // Instances started together on one empty PostgreSQL database: another one bootstrapped first.
+    if (isUniqueViolation(err)) return null;
+    throw err;
+  }
 }

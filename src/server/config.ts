@@ -22,6 +22,61 @@ export interface Config {
   sessionHours: number;
   /** Behind a reverse proxy: trust X-Forwarded-For/-Proto (client IP, HTTPS for Secure cookies). */
   trustProxy: boolean;
+  /** Single sign-on with OpenID Connect; null when SIMPLEVM_OIDC_ISSUER is unset. */
+  oidc: OidcConfig | null;
+  /** Whether local accounts may log in with a password (POST /api/auth/login). */
+  localLogin: boolean;
+  /** Set when `cloud` is `openstack`, null otherwise. */
+  openstack: OpenStackConfig | null;
+}
+
+export type OpenStackAuth =
+  | { method: 'application_credential'; id: string; secret: string }
+  | {
+      method: 'password';
+      username: string;
+      password: string;
+      /** The user's domain, by name or by id. */
+      userDomain: { name: string } | { id: string };
+      /** The project to scope the token to: by id, or by name within a domain (by name or id). */
+      project: { id: string } | { name: string; domain: { name: string } | { id: string } };
+    };
+
+/** The standard OpenStack client variables (OS_*) and the portal's own (SIMPLEVM_OS_*). */
+export interface OpenStackConfig {
+  /** Keystone v3, e.g. `https://cloud.example.org:5000/v3` (a URL without `/v3` gets it appended). */
+  authUrl: string;
+  auth: OpenStackAuth;
+  regionName: string | null;
+  interface: 'public' | 'internal' | 'admin';
+  /** The network new servers are attached to: a Neutron network id or name. */
+  network: string;
+  /** Only images with this Glance tag are offered (null: every active image). */
+  imageTag: string | null;
+  /** How long to wait between polls of a change in flight, in ms. */
+  pollMs: number;
+  /** How long a transition may take before it ends in ERROR, in ms. */
+  transitionTimeoutMs: number;
+  /** How long one HTTP request to the cloud may take, in ms. */
+  requestTimeoutMs: number;
+}
+
+export interface OidcConfig {
+  /** The provider's issuer identifier; its discovery document is at <issuer>/.well-known/openid-configuration. */
+  issuer: string;
+  clientId: string;
+  /** Null for a public client (PKCE only, no client authentication). */
+  clientSecret: string | null;
+  /** The portal's callback as registered at the provider: …/api/auth/oidc/callback. */
+  redirectUrl: string;
+  /** Where the provider sends the browser after its end-session page (also registered there). */
+  postLogoutUrl: string;
+  /** The login button's label: "Log in with <name>". */
+  name: string;
+  /** Space-separated scopes to ask for; always includes `openid`. */
+  scopes: string;
+  /** A claim value that makes a user a superuser (`groups=simplevm-admins`); null: superuser is not managed by the provider. */
+  superuserClaim: { name: string; value: string } | null;
 }
 
 export class ConfigError extends Error {}
@@ -46,11 +101,90 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
+/** The OpenStack settings; every message names SIMPLEVM_CLOUD=openstack and the variable at fault. */
+function loadOpenStack(env: Env): OpenStackConfig {
+  const fail = (message: string): never => {
+    throw new ConfigError(`SIMPLEVM_CLOUD=openstack: ${message}`);
+  };
+  const need = (name: string, why: string): string => text(env, name) ?? fail(`${name} must be set (${why})`);
+  const authUrl = need('OS_AUTH_URL', 'the Keystone v3 URL, e.g. https://cloud.example.org:5000/v3');
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(authUrl);
+  } catch {
+    parsed = null;
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
+    // Only the scheme is named: the URL may hold a password.
+    fail(`OS_AUTH_URL must be an http:// or https:// URL, got one starting ${JSON.stringify(authUrl.split(':')[0].slice(0, 12))}`);
+  }
+
+  const authType = text(env, 'OS_AUTH_TYPE');
+  if (authType !== null && !['v3applicationcredential', 'applicationcredential', 'v3password', 'password'].includes(authType)) {
+    fail(`OS_AUTH_TYPE must be v3applicationcredential or v3password, got ${JSON.stringify(authType)}`);
+  }
+  const credId = text(env, 'OS_APPLICATION_CREDENTIAL_ID');
+  const credSecret = text(env, 'OS_APPLICATION_CREDENTIAL_SECRET');
+  const username = text(env, 'OS_USERNAME');
+  // OS_AUTH_TYPE decides when set; otherwise an application credential, when one is given, wins.
+  const useCredential = authType !== null ? authType.endsWith('applicationcredential') : credId !== null || credSecret !== null;
+  let auth: OpenStackAuth;
+  if (useCredential) {
+    // The preferred method: an application credential carries its own project scope.
+    if (credId === null) fail('OS_APPLICATION_CREDENTIAL_ID must be set together with OS_APPLICATION_CREDENTIAL_SECRET');
+    if (credSecret === null) fail('OS_APPLICATION_CREDENTIAL_SECRET must be set together with OS_APPLICATION_CREDENTIAL_ID');
+    auth = { method: 'application_credential', id: credId!, secret: credSecret! };
+  } else {
+    if (username === null) {
+      fail('set OS_APPLICATION_CREDENTIAL_ID and OS_APPLICATION_CREDENTIAL_SECRET (preferred), or OS_USERNAME and OS_PASSWORD');
+    }
+    const password = env.OS_PASSWORD && env.OS_PASSWORD !== '' ? env.OS_PASSWORD : fail('OS_PASSWORD must be set together with OS_USERNAME');
+    const userDomainName = text(env, 'OS_USER_DOMAIN_NAME');
+    const userDomainId = text(env, 'OS_USER_DOMAIN_ID');
+    if (userDomainName === null && userDomainId === null) fail('OS_USER_DOMAIN_NAME (or OS_USER_DOMAIN_ID) must be set with OS_USERNAME, e.g. Default');
+    const projectId = text(env, 'OS_PROJECT_ID');
+    const projectName = text(env, 'OS_PROJECT_NAME');
+    let project: Extract<OpenStackAuth, { method: 'password' }>['project'];
+    if (projectName !== null) {
+      const domainName = text(env, 'OS_PROJECT_DOMAIN_NAME');
+      const domainId = text(env, 'OS_PROJECT_DOMAIN_ID');
+      if (domainName === null && domainId === null) fail('OS_PROJECT_DOMAIN_NAME (or OS_PROJECT_DOMAIN_ID) must be set with OS_PROJECT_NAME, e.g. Default');
+      project = projectId !== null ? { id: projectId } : { name: projectName, domain: domainName !== null ? { name: domainName } : { id: domainId! } };
+    } else if (projectId !== null) {
+      project = { id: projectId };
+    } else {
+      project = fail('OS_PROJECT_NAME (or OS_PROJECT_ID) must be set with OS_USERNAME: the portal works in one project');
+    }
+    auth = {
+      method: 'password',
+      username: username!,
+      password: password!,
+      userDomain: userDomainName !== null ? { name: userDomainName } : { id: userDomainId! },
+      project: project!,
+    };
+  }
+
+  const network = need('SIMPLEVM_OS_NETWORK', 'the id or name of the network new servers are attached to');
+  try {
+    return {
+      authUrl,
+      auth,
+      regionName: text(env, 'OS_REGION_NAME'),
+      interface: oneOf(env, 'OS_INTERFACE', ['public', 'internal', 'admin'] as const, 'public'),
+      network,
+      imageTag: text(env, 'SIMPLEVM_OS_IMAGE_TAG'),
+      pollMs: int(env, 'SIMPLEVM_OS_POLL_MS', 2000, 10, 60_000),
+      transitionTimeoutMs: int(env, 'SIMPLEVM_OS_TIMEOUT_MS', 900_000, 1000, 86_400_000),
+      requestTimeoutMs: int(env, 'SIMPLEVM_OS_REQUEST_TIMEOUT_MS', 20_000, 100, 600_000),
+    };
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const cloud = oneOf(env, 'SIMPLEVM_CLOUD', ['simulated', 'openstack'] as const, 'simulated');
-  if (cloud === 'openstack') {
-    throw new ConfigError('SIMPLEVM_CLOUD=openstack is not available yet in this version; use "simulated"');
-  }
+  const openstack = cloud === 'openstack' ? loadOpenStack(env) : null;
   const redisUrl = env.REDIS_URL && env.REDIS_URL !== '' ? env.REDIS_URL : null;
   if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
     // Only the scheme is named: the URL may hold a password.
@@ -73,6 +207,86 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: int(env, 'SIMPLEVM_LEASE_MS', 10_000, 100, 3_600_000),
     sessionHours: int(env, 'SIMPLEVM_SESSION_HOURS', 12, 1, 24 * 90),
     trustProxy: oneOf(env, 'SIMPLEVM_TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
+    openstack,
+    ...loadOidc(env),
+  };
+}
+
+const OIDC_VARS = [
+  'SIMPLEVM_OIDC_CLIENT_ID', 'SIMPLEVM_OIDC_CLIENT_SECRET', 'SIMPLEVM_OIDC_REDIRECT_URL', 'SIMPLEVM_OIDC_POST_LOGOUT_URL',
+  'SIMPLEVM_OIDC_NAME', 'SIMPLEVM_OIDC_SCOPES', 'SIMPLEVM_OIDC_SUPERUSER_CLAIM',
+] as const;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function text(env: Env, name: string): string | null {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? null : raw.trim();
+}
+
+/** An absolute http(s) URL; plain http only on this machine (a provider or portal under test). */
+function httpUrl(name: string, value: string, opts: { query?: boolean } = {}): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute https:// URL`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+    throw new ConfigError(`${name} must be an https:// URL (http:// only for localhost or 127.0.0.1), got one starting ${JSON.stringify(url.protocol)}`);
+  }
+  if (url.hash || (!opts.query && url.search)) throw new ConfigError(`${name} must not have a ${url.hash ? 'fragment' : 'query string'}`);
+  return value;
+}
+
+function loadOidc(env: Env): { oidc: OidcConfig | null; localLogin: boolean } {
+  const issuer = text(env, 'SIMPLEVM_OIDC_ISSUER');
+  const localLogin = oneOf(env, 'SIMPLEVM_LOCAL_LOGIN', ['true', 'false'] as const, 'true') === 'true';
+  if (!issuer) {
+    const stray = OIDC_VARS.find((name) => text(env, name) !== null);
+    if (stray) throw new ConfigError(`${stray} is set but SIMPLEVM_OIDC_ISSUER is not`);
+    if (!localLogin) throw new ConfigError('SIMPLEVM_LOCAL_LOGIN=false needs single sign-on (SIMPLEVM_OIDC_ISSUER), or no one could log in');
+    return { oidc: null, localLogin };
+  }
+  httpUrl('SIMPLEVM_OIDC_ISSUER', issuer);
+  const clientId = text(env, 'SIMPLEVM_OIDC_CLIENT_ID');
+  if (!clientId) throw new ConfigError('SIMPLEVM_OIDC_CLIENT_ID is required with SIMPLEVM_OIDC_ISSUER');
+  const redirect = text(env, 'SIMPLEVM_OIDC_REDIRECT_URL');
+  if (!redirect) throw new ConfigError('SIMPLEVM_OIDC_REDIRECT_URL is required with SIMPLEVM_OIDC_ISSUER (the portal\'s …/api/auth/oidc/callback)');
+  const redirectUrl = httpUrl('SIMPLEVM_OIDC_REDIRECT_URL', redirect);
+  const postLogout = text(env, 'SIMPLEVM_OIDC_POST_LOGOUT_URL');
+  const postLogoutUrl = postLogout ? httpUrl('SIMPLEVM_OIDC_POST_LOGOUT_URL', postLogout, { query: true }) : new URL('/login', redirectUrl).href;
+
+  const scopes = (text(env, 'SIMPLEVM_OIDC_SCOPES') ?? 'openid profile email').split(/\s+/);
+  if (!scopes.includes('openid')) throw new ConfigError('SIMPLEVM_OIDC_SCOPES must include "openid"');
+  if (scopes.some((s) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) throw new ConfigError('SIMPLEVM_OIDC_SCOPES must be scope names separated by spaces');
+
+  let superuserClaim: OidcConfig['superuserClaim'] = null;
+  const claim = text(env, 'SIMPLEVM_OIDC_SUPERUSER_CLAIM');
+  if (claim) {
+    const at = claim.indexOf('=');
+    const name = at > 0 ? claim.slice(0, at).trim() : '';
+    const value = at > 0 ? claim.slice(at + 1).trim() : '';
+    if (!name || !value || /[\r\n]/.test(claim)) {
+      throw new ConfigError('SIMPLEVM_OIDC_SUPERUSER_CLAIM must be CLAIM=VALUE, e.g. groups=simplevm-admins');
+    }
+    superuserClaim = { name, value };
+  }
+
+  const name = text(env, 'SIMPLEVM_OIDC_NAME') ?? 'single sign-on';
+  if (name.length > 100 || /[\r\n]/.test(name)) throw new ConfigError('SIMPLEVM_OIDC_NAME must be one line of at most 100 characters');
+
+  return {
+    oidc: {
+      issuer,
+      clientId,
+      clientSecret: text(env, 'SIMPLEVM_OIDC_CLIENT_SECRET'),
+      redirectUrl,
+      postLogoutUrl,
+      name,
+      scopes: scopes.join(' '),
+      superuserClaim,
+    },
+    localLogin,
   };
 }
 

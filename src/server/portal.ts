@@ -1,6 +1,7 @@
 // Assembles a portal: database (migrated), cloud, transition worker and the HTTP app.
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApp, type BuildOptions } from './app.js';
+import { OpenStackProvider } from './cloud/openstack/openstack.provider.js';
 import type { CloudProvider } from './cloud/provider.js';
 import { SimulatedProvider } from './cloud/simulated/simulated.provider.js';
 import type { Config } from './config.js';
@@ -19,6 +20,7 @@ export interface Portal {
 }
 
 export function createCloud(config: Config, db: Db): CloudProvider {
+  if (config.cloud === 'openstack' && config.openstack) return new OpenStackProvider(db.kysely, config.openstack);
   return new SimulatedProvider(db.kysely, config.simDelayMs);
 }
 

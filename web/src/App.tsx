@@ -2,6 +2,7 @@
 // the page the user was on, to return to after login), and otherwise the navigation and the page.
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { type Me, type ProjectSummary, ApiError, api, request, setCsrfToken, setUnauthenticatedHandler } from './api';
+import { fetchEndSessionUrl } from './oidc';
 import { LoginPage } from './pages/LoginPage';
 import { NewVmPage } from './pages/NewVmPage';
 import { NotFoundPage } from './pages/NotFoundPage';
@@ -74,6 +75,8 @@ function LoggedIn({ me, onLogout }: { me: Me; onLogout: () => void }) {
 
   const logout = useCallback(async () => {
     setLogoutError(null);
+    // A single sign-on session ends at the provider too; its URL must be asked for while the session lives.
+    const endSession = await fetchEndSessionUrl();
     try {
       await api.post('/api/auth/logout');
     } catch (e) {
@@ -84,6 +87,10 @@ function LoggedIn({ me, onLogout }: { me: Me; onLogout: () => void }) {
       }
     }
     setCsrfToken(null);
+    if (endSession) {
+      window.location.assign(endSession);
+      return;
+    }
     navigate('/login', { replace: true });
     onLogout();
   }, [onLogout]);

@@ -1,9 +1,10 @@
-// The one way the web app talks to the API: JSON in and out, the session cookie, the CSRF header
-// on unsafe calls, and errors as values that carry the API's `detail`.
+// The one way the web app talks to the API: the typed client that scripts use too
+// (`simplevm/client`, openapi-fetch over the generated types), with the session cookie, the CSRF
+// header on unsafe calls, and errors as values that carry the API's `detail`.
+import { type Page, ApiError, createClient, toApiError } from '../../src/client/index';
+import type { components, operations } from '../../src/client/schema';
 
-export type Scope =
-  | 'vm:read' | 'vm:create' | 'vm:change_state' | 'vm:delete' | 'snapshot:create' | 'project:read'
-  | 'volume:read' | 'volume:create' | 'volume:change_state' | 'volume:delete';
+export type Scope = components['schemas']['Scope'];
 
 export const SCOPES: Scope[] = [
   'vm:read', 'vm:create', 'vm:change_state', 'vm:delete', 'snapshot:create', 'project:read',
@@ -13,111 +14,26 @@ export const SCOPES: Scope[] = [
 /** The API's own check of VM names (VmCreateBody.vm_name). */
 export const VM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-export interface Me {
-  username: string;
-  is_superuser: boolean;
-  api_keys_enabled: boolean;
-  csrf_token?: string;
-}
+// Request and response shapes are the ones generated from the portal's OpenAPI document
+// (src/client/schema.d.ts, `npm run generate:client`), so a change to the API shows up here as a
+// type error, not as a surprise at run time.
+type Schemas = components['schemas'];
 
-export interface Amounts {
-  vms: number;
-  cores: number;
-  ram_gb: number;
-  volumes: number;
-  volume_gb: number;
-}
-
-export type Role = 'admin' | 'member' | null;
-
-export interface ProjectSummary {
-  id: number;
-  name: string;
-  description: string;
-  role: Role;
-}
-
-export interface Project extends ProjectSummary {
-  quota: Amounts;
-  usage: Amounts;
-  members: { username: string; role: 'admin' | 'member' }[];
-}
-
-export interface Flavor {
-  name: string;
-  vcpus: number;
-  ram_gb: number;
-  disk_gb: number;
-}
-
-export interface Image {
-  name: string;
-  tags: string[];
-}
-
-export interface Vm {
-  openstack_id: string;
-  name: string;
-  project_id: number;
-  owner: string;
-  image_name: string;
-  flavor_name: string;
-  status: string;
-  task_state: string | null;
-  fixed_ip: string | null;
-  fault?: string | null;
-  volumes: string[];
-  created_at: string;
-  updated_at: string;
-}
-
-export interface Volume {
-  openstack_id: string;
-  name: string;
-  project_id: number;
-  owner: string;
-  storage: number;
-  status: string;
-  attached_to: string | null;
-  device: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ApiKey {
-  id: number;
-  name: string;
-  prefix: string;
-  scopes: Scope[];
-  own_objects_only: boolean;
-  project_id: number | null;
-  created_at: string;
-  expires_at: string;
-  last_used_at: string | null;
-}
-
-export interface ApiKeyCreated extends ApiKey {
-  key: string;
-}
-
-export interface Page<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+export type Me = operations['me']['responses'][200]['content']['application/json'];
+export type Amounts = Schemas['Project']['quota'];
+export type Role = Schemas['ProjectSummary']['role'];
+export type ProjectSummary = Schemas['ProjectSummary'];
+export type Project = Schemas['Project'];
+export type Flavor = Schemas['Flavor'];
+export type Image = Schemas['Image'];
+export type Vm = Schemas['Vm'];
+export type Volume = Schemas['Volume'];
+export type ApiKey = Schemas['ApiKey'];
+export type ApiKeyCreated = Schemas['ApiKeyCreated'];
+export type { Page };
 
 /** A failed call: the API's `detail` is what the user reads. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly detail: string,
-    readonly errors: Record<string, string[]> = {},
-  ) {
-    super(detail);
-  }
-}
+export { ApiError };
 
 let csrfToken: string | null = null;
 let onUnauthenticated: () => void = () => {};
@@ -133,38 +49,38 @@ export function setUnauthenticatedHandler(handler: () => void): void {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/**
+ * The typed client on the page's own origin, authenticated by the session cookie. Pages may call
+ * it directly (`client.GET('/api/vms', …)`); `request` and `api` below go through it as well.
+ */
+export const client = createClient({ baseUrl: '' });
+client.use({
+  onRequest({ request }) {
+    if (UNSAFE.has(request.method) && csrfToken) request.headers.set('x-csrf-token', csrfToken);
+    return request;
+  },
+});
+
+type Answer = { data?: unknown; error?: unknown; response: Response };
+/**
+ * The same client with a path built at run time (ids, query strings), which is not one of the
+ * OpenAPI path templates the typed methods take; callers name the answer's type instead.
+ */
+const requestByPath = client.request as unknown as (method: string, path: string, init: { body?: unknown }) => Promise<Answer>;
+
 export async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (UNSAFE.has(method) && csrfToken) headers['x-csrf-token'] = csrfToken;
-  let res: Response;
+  let answer: Answer;
   try {
-    res = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
-    });
+    answer = await requestByPath(method.toLowerCase(), path, body === undefined ? {} : { body });
   } catch {
     throw new ApiError(0, 'network', 'The portal cannot be reached. Check your connection and try again.');
   }
-  const text = await res.text();
-  let data: unknown = null;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
-  }
-  if (!res.ok) {
-    const d = (data ?? {}) as { detail?: unknown; code?: unknown; errors?: Record<string, string[]> };
-    const detail = typeof d.detail === 'string' ? d.detail : `The request failed (HTTP ${res.status}).`;
-    const err = new ApiError(res.status, typeof d.code === 'string' ? d.code : 'error', detail, d.errors ?? {});
-    if (res.status === 401 && !opts.quiet401) onUnauthenticated();
+  if (!answer.response.ok) {
+    const err = toApiError(answer.response.status, answer.error);
+    if (answer.response.status === 401 && !opts.quiet401) onUnauthenticated();
     throw err;
   }
-  return data as T;
+  return (answer.data ?? null) as T;
 }
 
 export const api = {

@@ -21,8 +21,11 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 export function openDatabase(url: string, opts: { pool?: number } = {}): Db {
   if (isPostgresUrl(url)) {
     const pool = new pg.Pool({ connectionString: url, max: opts.pool ?? 10, connectionTimeoutMillis: 3000 });
-    // An idle client losing its connection must not crash the process; the next query reports it.
+    // A client losing its connection emits 'error', and an unheard 'error' ends the process. The
+    // pool hears its idle clients; a client in use (checked out by Kysely) needs its own listener.
+    // Either way the query in flight fails with the error (→ 503), and the pool drops the client.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: 'postgres', destroy: () => kysely.destroy() };
   }

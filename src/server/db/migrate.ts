@@ -3,11 +3,15 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'k
 import * as initial from './migrations/202611260001-initial.js';
 import * as apiKeys from './migrations/202611260002-api-keys.js';
 import * as audit from './migrations/202611270001-audit.js';
+import * as cloudIds from './migrations/202611270002-cloud-ids.js';
+import * as oidc from './migrations/202611270003-oidc.js';
 
 const migrations: Record<string, Migration> = {
   '202611260001-initial': initial,
   '202611260002-api-keys': apiKeys,
   '202611270001-audit': audit,
+  '202611270002-cloud-ids': cloudIds,
+  '202611270003-oidc': oidc,
 };
 
 class CodeMigrationProvider implements MigrationProvider {

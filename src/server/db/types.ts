@@ -11,6 +11,17 @@ export interface UsersTable {
   is_superuser: Bool;
   is_active: Bool;
   created_at: string;
+  /** As the single sign-on provider last reported it; null for local accounts. */
+  email: string | null;
+}
+
+/** A single sign-on identity (issuer + `sub`) and the portal user it logs in as. */
+export interface OidcIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: number;
+  created_at: string;
+  last_login_at: string;
 }
 
 export interface ProjectsTable {
@@ -93,6 +104,8 @@ export interface SessionsTable {
   csrf_token: string;
   created_at: string;
   expires_at: string;
+  /** The ID token of a single sign-on login (the end-session hint at logout); null for a password login. */
+  oidc_id_token: string | null;
 }
 
 export interface TransitionsTable {
@@ -133,6 +146,16 @@ export interface SimResourcesTable {
   ready_at: string | null;
   /** JSON: size, attachments, fixed IP, … */
   data: string;
+}
+
+/** The OpenStack provider's map: the portal's id of a server, volume or image → the cloud's id. */
+export interface CloudIdsTable {
+  portal_id: string;
+  kind: 'server' | 'volume' | 'image';
+  /** Null when the cloud refused to create the object (then `fault` says why). */
+  cloud_id: string | null;
+  fault: string | null;
+  created_at: string;
 }
 
 export interface ApiKeysTable {
@@ -189,6 +212,8 @@ export interface Database {
   transitions: TransitionsTable;
   transition_history: TransitionHistoryTable;
   sim_resources: SimResourcesTable;
+  cloud_ids: CloudIdsTable;
+  oidc_identities: OidcIdentitiesTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -28,7 +28,8 @@ function asId(value: unknown): number | null {
 export async function assertProjectFieldReachable(ctx: AppContext, request: FastifyRequest, part: Part, field: string): Promise<void> {
   const id = asId(rawField(request, part, field));
   if (id === null) return;
-  if (id > 2_147_483_647 || !(await isProjectReachable(ctx.db.kysely, reachOf(principalOf(request)), id))) {
+  // Outside the id column's range no project exists (and PostgreSQL would refuse to compare).
+  if (id < 1 || id > 2_147_483_647 || !(await isProjectReachable(ctx.db.kysely, reachOf(principalOf(request)), id))) {
     throw notFound('No such project.');
   }
 }

@@ -51,7 +51,8 @@ function vmTransition(action: VmAction | 'create'): TransitionDefinition {
         return action === 'delete' ? done((trx, now) => finishVm(trx, t.object_id, { status: 'DELETED' }, now))
           : failed((trx, now) => finishVm(trx, t.object_id, { status: 'DELETED', fault: 'The server disappeared from the cloud.' }, now));
       }
-      if (server.status === 'ERROR') {
+      // A server in ERROR keeps that status while it is being deleted (Nova: task_state deleting).
+      if (server.status === 'ERROR' && !(action === 'delete' && server.taskState === 'deleting')) {
         return failed((trx, now) => finishVm(trx, t.object_id, { status: 'ERROR', fault: server.fault ?? 'The cloud reported an error.' }, now));
       }
       if (server.status === target && server.taskState === null) {

@@ -1,6 +1,6 @@
 // SQL for durable transitions: one row per state change in flight, claimed with a lease so that
 // exactly one worker drives it, and finished at most once (the history's primary key).
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, PostgresAdapter, type Transaction } from 'kysely';
 import type { Database, Transition, TransitionsTable } from '../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -107,7 +107,17 @@ export async function finishVolume(
     await trx.deleteFrom('volumes').where('openstack_id', '=', id).execute();
     return;
   }
-  await trx.updateTable('volumes').set({ ...patch, updated_at: nowIso }).where('openstack_id', '=', id).execute();
+  let end = patch;
+  if (end.attached_to) {
+    // A VM deleted while the volume was being attached to it freed only the volumes attached by
+    // then: a volume is never left attached to a deleted VM. The VM's row is locked first (VM
+    // before volume, as everywhere), so a VM delete finishing at the same time is seen either way.
+    const pg = trx.getExecutor().adapter instanceof PostgresAdapter;
+    const query = trx.selectFrom('vms').select('status').where('openstack_id', '=', end.attached_to);
+    const vm = await (pg ? query.forUpdate() : query).executeTakeFirst();
+    if (!vm || vm.status === 'DELETED') end = { ...end, status: 'available', attached_to: null, device: null };
+  }
+  await trx.updateTable('volumes').set({ ...end, updated_at: nowIso }).where('openstack_id', '=', id).execute();
 }
 
 export async function finishSnapshot(trx: Transaction<Database>, id: string, status: string, nowIso: string): Promise<void> {

@@ -5,11 +5,30 @@ import type { Database } from '../../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
+/**
+ * Makes the tables hold exactly these flavors and images. Upserts rather than delete-and-insert:
+ * instances starting together on one PostgreSQL database run this at once, and a second
+ * delete-then-insert would not see the first one's new rows and fail on their names.
+ */
 export async function replaceCatalog(trx: Transaction<Database>, flavors: CloudFlavor[], images: CloudImage[]): Promise<void> {
-  await trx.deleteFrom('flavors').execute();
-  await trx.deleteFrom('images').execute();
-  if (flavors.length) await trx.insertInto('flavors').values(flavors).execute();
-  if (images.length) await trx.insertInto('images').values(images.map((i) => ({ name: i.name, tags: JSON.stringify(i.tags) }))).execute();
+  const flavorNames = flavors.map((f) => f.name);
+  const imageNames = images.map((i) => i.name);
+  await (flavorNames.length ? trx.deleteFrom('flavors').where('name', 'not in', flavorNames) : trx.deleteFrom('flavors')).execute();
+  await (imageNames.length ? trx.deleteFrom('images').where('name', 'not in', imageNames) : trx.deleteFrom('images')).execute();
+  if (flavors.length) {
+    await trx
+      .insertInto('flavors')
+      .values(flavors)
+      .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ vcpus: eb.ref('excluded.vcpus'), ram_gb: eb.ref('excluded.ram_gb'), disk_gb: eb.ref('excluded.disk_gb') })))
+      .execute();
+  }
+  if (images.length) {
+    await trx
+      .insertInto('images')
+      .values(images.map((i) => ({ name: i.name, tags: JSON.stringify(i.tags) })))
+      .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ tags: eb.ref('excluded.tags') })))
+      .execute();
+  }
 }
 
 export function listFlavors(q: Q): Promise<CloudFlavor[]> {

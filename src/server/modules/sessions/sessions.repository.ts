@@ -5,8 +5,20 @@ import type { Database } from '../../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
-export async function insertSession(q: Q, s: { id: string; userId: number; csrfToken: string; createdAt: string; expiresAt: string }): Promise<void> {
-  await q.insertInto('sessions').values({ id: s.id, user_id: s.userId, csrf_token: s.csrfToken, created_at: s.createdAt, expires_at: s.expiresAt }).execute();
+export async function insertSession(
+  q: Q,
+  s: { id: string; userId: number; csrfToken: string; createdAt: string; expiresAt: string; oidcIdToken?: string | null },
+): Promise<void> {
+  await q
+    .insertInto('sessions')
+    .values({ id: s.id, user_id: s.userId, csrf_token: s.csrfToken, created_at: s.createdAt, expires_at: s.expiresAt, oidc_id_token: s.oidcIdToken ?? null })
+    .execute();
+}
+
+/** The single sign-on ID token a session was made from (null for a password login). */
+export async function findSessionIdToken(q: Q, id: string): Promise<string | null> {
+  const row = await q.selectFrom('sessions').select('oidc_id_token').where('id', '=', id).executeTakeFirst();
+  return row?.oidc_id_token ?? null;
 }
 
 /** A live session of an active user, with what authentication needs of the user. */

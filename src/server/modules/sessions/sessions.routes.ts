@@ -1,10 +1,22 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SESSION_COOKIE } from '../../auth/authenticate.js';
 import { noteAuthFailure } from '../../auth/rate-limit.js';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
 import { LoginBody, LoginResponse, MeResponse, UserOut } from './sessions.schemas.js';
-import { login, logout } from './sessions.service.js';
+import { type LoginResult, login, logout } from './sessions.service.js';
+
+/** The session cookie of a new login (password or single sign-on). */
+export function setSessionCookie(request: FastifyRequest, reply: FastifyReply, r: LoginResult): void {
+  reply.setCookie(SESSION_COOKIE, r.token, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: request.protocol === 'https',
+    expires: r.expiresAt,
+  });
+}
 
 export function sessionsRoutes(app: App, ctx: AppContext): void {
   app.addSchema(UserOut);
@@ -15,6 +27,7 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       operationId: 'login',
       tags: ['auth'],
       summary: 'Log in with a local account; sets the session cookie.',
+      description: 'With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every call answers 403 `permission_denied`.',
       body: LoginBody,
       response: { 200: LoginResponse, ...errorResponses },
     },
@@ -23,19 +36,17 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       await noteAuthFailure(request);
       throw err;
     });
-    reply.setCookie(SESSION_COOKIE, r.token, {
-      path: '/',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: request.protocol === 'https',
-      expires: r.expiresAt,
-    });
+    setSessionCookie(request, reply, r);
     return { user: r.user, csrf_token: r.csrfToken };
   });
 
   app.post('/auth/logout', {
     config: { auth: 'session' },
-    schema: { operationId: 'logout', tags: ['auth'], summary: 'End the web session.', response: { 204: { type: 'null' }, ...errorResponses } },
+    schema: {
+      operationId: 'logout', tags: ['auth'], summary: 'End the web session.',
+      description: 'A session made by single sign-on may also end at the provider: ask GET /api/auth/oidc/end-session for the URL before this call, and send the browser there after it.',
+      response: { 204: { type: 'null' }, ...errorResponses },
+    },
   }, async (request, reply) => {
     await logout(ctx, principalOf(request));
     reply.clearCookie(SESSION_COOKIE, { path: '/' });

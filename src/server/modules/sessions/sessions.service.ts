@@ -17,6 +17,9 @@ export interface LoginResult {
 }
 
 export async function login(ctx: AppContext, username: string, password: string, ip: string): Promise<LoginResult> {
+  if (!ctx.config.localLogin) {
+    throw new AppError('permission_denied', `Password login is switched off on this portal; log in with ${ctx.config.oidc?.name ?? 'single sign-on'}.`);
+  }
   const db = ctx.db.kysely;
   const user = await findUserForLogin(db, username);
   const ok = await verifyPassword(password, user?.password_hash ?? (await dummyPasswordHash()));
@@ -27,12 +30,28 @@ export async function login(ctx: AppContext, username: string, password: string,
     });
     throw new AppError('not_authenticated', 'The username or password is wrong.');
   }
+  return startSession(ctx, user, ip);
+}
+
+/**
+ * A new web session for a user who has proven who they are (by password or single sign-on), with
+ * its `login` audit event. `idToken` is the single sign-on ID token, kept for the end-session hint.
+ */
+export async function startSession(
+  ctx: AppContext,
+  user: { id: number; username: string; is_superuser: 0 | 1 },
+  ip: string,
+  opts: { idToken?: string | null } = {},
+): Promise<LoginResult> {
+  const db = ctx.db.kysely;
   const token = randomToken();
   const csrfToken = randomToken();
   const now = new Date();
   const expiresAt = new Date(now.getTime() + ctx.config.sessionHours * 3600_000);
   await db.transaction().execute(async (trx) => {
-    await insertSession(trx, { id: sha256Hex(token), userId: user.id, csrfToken, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString() });
+    await insertSession(trx, {
+      id: sha256Hex(token), userId: user.id, csrfToken, createdAt: now.toISOString(), expiresAt: expiresAt.toISOString(), oidcIdToken: opts.idToken ?? null,
+    });
     await writeAudit(trx, { id: user.id, username: user.username }, null, ip, { action: 'login', objectType: 'user', objectId: String(user.id), subjectId: user.id });
   });
   // Housekeeping: sessions past their expiry are of no use to anyone.
