@@ -88,11 +88,13 @@ export async function finishVm(
 ): Promise<void> {
   await trx.updateTable('vms').set({ ...patch, task_state: null, updated_at: nowIso }).where('openstack_id', '=', id).execute();
   if (patch.status === 'DELETED') {
-    // A deleted VM frees the volumes that were attached to it.
+    // A deleted VM frees the volumes that were attached to it. One with a change of its own in
+    // flight (an extend, a detach) is left to that transition, which ends it detached.
     await trx
       .updateTable('volumes')
       .set({ status: 'available', attached_to: null, device: null, updated_at: nowIso })
       .where('attached_to', '=', id)
+      .where('status', '=', 'in-use')
       .execute();
   }
 }

@@ -130,17 +130,17 @@ export class SimulatedProvider implements CloudProvider {
     const r = await this.read(id, 'server');
     if (!r) return;
     await this.change(id, 'server', r.row.status, 'DELETED', { taskState: 'deleting' });
-    // Volumes attached to a deleted server are detached by the cloud.
-    const attached = await this.db.selectFrom('sim_resources').select(['id', 'data']).where('kind', '=', 'volume').execute();
+    // Volumes attached to a deleted server are detached by the cloud. A change under way on one
+    // (an extend, a detach) still completes, and leaves it detached.
+    const attached = await this.db.selectFrom('sim_resources').select(['id', 'data', 'target_status']).where('kind', '=', 'volume').execute();
     for (const v of attached) {
       const data = JSON.parse(v.data) as SimData;
-      if (data.attachedTo === id) {
-        await this.db
-          .updateTable('sim_resources')
-          .set({ status: 'available', target_status: null, ready_at: null, data: JSON.stringify({ ...data, attachedTo: null, device: null }) })
-          .where('id', '=', v.id)
-          .execute();
-      }
+      if (data.attachedTo !== id) continue;
+      const detached = { ...data, attachedTo: null, device: null };
+      const change = v.target_status === null
+        ? { status: 'available', target_status: null, ready_at: null, data: JSON.stringify(detached) }
+        : { target_status: v.target_status === 'in-use' ? 'available' : v.target_status, data: JSON.stringify({ ...detached, onReady: { ...(data.onReady ?? {}), attachedTo: null, device: null } }) };
+      await this.db.updateTable('sim_resources').set(change).where('id', '=', v.id).execute();
     }
   }
 
