@@ -100,3 +100,11 @@ describe('logs', () => {
     }
   });
 });
+
+describe('maskUrlSecrets', () => {
+  it('hides the one-time code and state of a single sign-on callback, and keys', async () => {
+    const { maskUrlSecrets } = await import('../src/server/app.js');
+    expect(maskUrlSecrets('/api/auth/oidc/callback?code=abc123&state=xyz&iss=x')).toBe('/api/auth/oidc/callback?code=[redacted]&state=[redacted]&iss=x');
+    expect(maskUrlSecrets('/api/vms/?page=2')).toBe('/api/vms/?page=2');
+  });
+});

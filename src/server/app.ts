@@ -14,6 +14,7 @@ import { sql } from 'kysely';
 import type { DestinationStream } from 'pino';
 import { Authenticator, presentedKey } from './auth/authenticate.js';
 import { maskKeys } from './auth/key-format.js';
+
 import type { Principal } from './auth/principal.js';
 import { createRateLimits } from './auth/rate-limit.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
@@ -36,6 +37,9 @@ export interface BuildOptions {
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** A URL as it may be logged: keys masked, and the values of `code` and `state` replaced. */
+export const maskUrlSecrets = (url: string): string => maskKeys(url).replace(/([?&](?:code|state)=)[^&#]*/g, '$1[redacted]');
 /** The web app as `npm install` builds it (vite build); without it, `/` answers a small page. */
 const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
@@ -62,11 +66,12 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     logger: {
       level: ctx.config.logLevel,
       redact: { paths: REDACT, censor: '[redacted]' },
-      // The server never reads a key from a URL, but a client may put one there: keep it out of the log.
+      // Secrets that can travel in a URL stay out of the log: a key a client put there, and the
+      // one-time code and state of a single sign-on callback.
       serializers: {
         req: (req: { method: string; url: string; hostname?: string; ip?: string; socket?: { remotePort?: number } }) => ({
           method: req.method,
-          url: maskKeys(req.url),
+          url: maskUrlSecrets(req.url),
           host: req.hostname,
           remoteAddress: req.ip,
           remotePort: req.socket?.remotePort,
@@ -90,7 +95,6 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.setValidatorCompiler(validatorCompiler);
   app.addSchema(ErrorBody);
   app.decorateRequest('principal', null);
 
