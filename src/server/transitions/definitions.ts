@@ -80,6 +80,8 @@ const volumeCreate: TransitionDefinition = {
 function volumeChange(
   call: TransitionDefinition['call'],
   isDone: (v: NonNullable<Awaited<ReturnType<CloudProvider['getVolume']>>>, params: Record<string, unknown>) => boolean,
+  /** The change can no longer happen (its VM is gone): the volume's state as it is now ends it. */
+  isMoot?: (cloud: CloudProvider, v: NonNullable<Awaited<ReturnType<CloudProvider['getVolume']>>>, params: Record<string, unknown>) => Promise<boolean>,
 ): TransitionDefinition {
   return {
     call,
@@ -87,7 +89,7 @@ function volumeChange(
       const v = await cloud.getVolume(t.object_id);
       if (!v) return failed((trx, now) => finishVolume(trx, t.object_id, 'gone', now));
       if (v.status === 'error') return failed((trx, now) => finishVolume(trx, t.object_id, { status: 'error' }, now));
-      if (!isDone(v, params)) return pending;
+      if (!isDone(v, params) && !(await isMoot?.(cloud, v, params))) return pending;
       return done((trx, now) => finishVolume(trx, t.object_id, { status: v.status, attached_to: v.attachedTo, device: v.device, storage: v.size }, now));
     },
     fail: (t) => (trx, now) => finishVolume(trx, t.object_id, { status: 'error' }, now),
@@ -126,6 +128,9 @@ const DEFINITIONS: Record<string, TransitionDefinition> = {
   'volume:attach': volumeChange(
     (cloud, t, p) => cloud.attachVolume(String(p.vm), t.object_id),
     (v, p) => v.status === 'in-use' && v.attachedTo === p.vm,
+    // The VM was deleted meanwhile and the cloud detached the volume again (say, the attach finished
+    // in the cloud but a crash lost its completion here): waiting would last until the deadline.
+    async (cloud, v, p) => v.status === 'available' && (await cloud.getServer(String(p.vm)).then((s) => !s || s.status === 'DELETED')),
   ),
   'volume:detach': volumeChange(
     (cloud, t, p) => cloud.detachVolume(String(p.vm), t.object_id),

@@ -118,6 +118,9 @@ export async function finishVolume(
     const query = trx.selectFrom('vms').select('status').where('openstack_id', '=', end.attached_to);
     const vm = await (pg ? query.forUpdate() : query).executeTakeFirst();
     if (!vm || vm.status === 'DELETED') end = { ...end, status: 'available', attached_to: null, device: null };
+  } else if (end.status === 'in-use' && end.attached_to === null) {
+    // In use by nothing (the cloud detached it from a deleted VM while this change ran): free.
+    end = { ...end, status: 'available', device: null };
   }
   await trx.updateTable('volumes').set({ ...end, updated_at: nowIso }).where('openstack_id', '=', id).execute();
 }

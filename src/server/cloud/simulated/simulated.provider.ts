@@ -50,16 +50,34 @@ export class SimulatedProvider implements CloudProvider {
     return SIM_IMAGES.map((i) => ({ ...i, tags: [...i.tags] }));
   }
 
-  private async read(id: string, kind: Row['kind']): Promise<{ row: Row; data: SimData } | null> {
-    const row = await this.db
-      .selectFrom('sim_resources')
-      .select(['id', 'kind', 'status', 'target_status', 'ready_at', 'data'])
-      .where('id', '=', id)
-      .where('kind', '=', kind)
+  // Every write below replaces the row only if it is still as read (compare and swap), and reads
+  // again otherwise: the worker runs several steps at once, and on PostgreSQL two of them touching
+  // one resource (a VM's delete detaching a volume while that volume's extend starts) would
+  // otherwise lose one of the two changes.
+  private async swap(before: Row, set: Partial<Pick<Row, 'status' | 'target_status' | 'ready_at' | 'data'>>): Promise<boolean> {
+    const r = await this.db
+      .updateTable('sim_resources')
+      .set(set)
+      .where('id', '=', before.id)
+      .where('status', '=', before.status)
+      .where('data', '=', before.data)
+      .where('target_status', before.target_status === null ? 'is' : '=', before.target_status)
+      .where('ready_at', before.ready_at === null ? 'is' : '=', before.ready_at)
       .executeTakeFirst();
-    if (!row) return null;
-    let data = JSON.parse(row.data) as SimData;
-    if (row.target_status !== null && row.ready_at !== null && row.ready_at <= now().toISOString()) {
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  private async read(id: string, kind: Row['kind']): Promise<{ row: Row; data: SimData } | null> {
+    for (;;) {
+      const row = await this.db
+        .selectFrom('sim_resources')
+        .select(['id', 'kind', 'status', 'target_status', 'ready_at', 'data'])
+        .where('id', '=', id)
+        .where('kind', '=', kind)
+        .executeTakeFirst();
+      if (!row) return null;
+      let data = JSON.parse(row.data) as SimData;
+      if (row.target_status === null || row.ready_at === null || row.ready_at > now().toISOString()) return { row, data };
       data = { ...data, ...(data.onReady ?? {}), taskState: null };
       delete data.onReady;
       const settled = { status: row.target_status, target_status: null, ready_at: null, data: JSON.stringify(data) };
@@ -67,24 +85,24 @@ export class SimulatedProvider implements CloudProvider {
         await this.db.deleteFrom('sim_resources').where('id', '=', id).execute();
         return null;
       }
-      await this.db.updateTable('sim_resources').set(settled).where('id', '=', id).execute();
-      return { row: { ...row, ...settled }, data };
+      if (await this.swap(row, settled)) return { row: { ...row, ...settled }, data };
     }
-    return { row, data };
   }
 
-  /** Starts a change: the resource shows `during` now and `target` after the delay. */
-  private async change(id: string, kind: Row['kind'], during: string, target: string, patch: Partial<SimData> = {}, onReady: Partial<SimData> = {}): Promise<void> {
-    const current = await this.read(id, kind);
-    if (!current) throw new Error(`simulated ${kind} ${id} does not exist`);
-    // Asking again for the change already under way is a no-op (the worker may repeat a request).
-    if (current.row.target_status === target) return;
-    const data = { ...current.data, ...patch, onReady };
-    await this.db
-      .updateTable('sim_resources')
-      .set({ status: during, target_status: target, ready_at: this.readyAt(), data: JSON.stringify(data) })
-      .where('id', '=', id)
-      .execute();
+  /**
+   * Starts a change: the resource shows `during` now and `target` after the delay. `target` may
+   * depend on the resource as it is (an extend ends in the status it started from).
+   */
+  private async change(id: string, kind: Row['kind'], during: string, target: string | ((row: Row) => string), patch: Partial<SimData> = {}, onReady: Partial<SimData> = {}): Promise<void> {
+    for (;;) {
+      const current = await this.read(id, kind);
+      if (!current) throw new Error(`simulated ${kind} ${id} does not exist`);
+      const to = typeof target === 'string' ? target : target(current.row);
+      // Asking again for the change already under way is a no-op (the worker may repeat a request).
+      if (current.row.target_status === to) return;
+      const data = { ...current.data, ...patch, onReady };
+      if (await this.swap(current.row, { status: during, target_status: to, ready_at: this.readyAt(), data: JSON.stringify(data) })) return;
+    }
   }
 
   private readyAt(): string {
@@ -132,15 +150,19 @@ export class SimulatedProvider implements CloudProvider {
     await this.change(id, 'server', r.row.status, 'DELETED', { taskState: 'deleting' });
     // Volumes attached to a deleted server are detached by the cloud. A change under way on one
     // (an extend, a detach) still completes, and leaves it detached.
-    const attached = await this.db.selectFrom('sim_resources').select(['id', 'data', 'target_status']).where('kind', '=', 'volume').execute();
-    for (const v of attached) {
-      const data = JSON.parse(v.data) as SimData;
-      if (data.attachedTo !== id) continue;
-      const detached = { ...data, attachedTo: null, device: null };
-      const change = v.target_status === null
-        ? { status: 'available', target_status: null, ready_at: null, data: JSON.stringify(detached) }
-        : { target_status: v.target_status === 'in-use' ? 'available' : v.target_status, data: JSON.stringify({ ...detached, onReady: { ...(data.onReady ?? {}), attachedTo: null, device: null } }) };
-      await this.db.updateTable('sim_resources').set(change).where('id', '=', v.id).execute();
+    const volumes = await this.db.selectFrom('sim_resources').select(['id', 'kind', 'status', 'target_status', 'ready_at', 'data']).where('kind', '=', 'volume').execute();
+    for (const found of volumes) {
+      let v: Row | undefined = found;
+      while (v) {
+        const data = JSON.parse(v.data) as SimData;
+        if (data.attachedTo !== id) break;
+        const detached = { ...data, attachedTo: null, device: null };
+        const change = v.target_status === null
+          ? { status: 'available', target_status: null, ready_at: null, data: JSON.stringify(detached) }
+          : { target_status: v.target_status === 'in-use' ? 'available' : v.target_status, data: JSON.stringify({ ...detached, onReady: { ...(data.onReady ?? {}), attachedTo: null, device: null } }) };
+        if (await this.swap(v, change)) break;
+        v = (await this.read(v.id, 'volume'))?.row;
+      }
     }
   }
 
@@ -167,9 +189,8 @@ export class SimulatedProvider implements CloudProvider {
   }
 
   async extendVolume(id: string, size: number): Promise<void> {
-    const r = await this.read(id, 'volume');
-    if (!r) throw new Error(`simulated volume ${id} does not exist`);
-    await this.change(id, 'volume', 'extending', r.row.status, {}, { size });
+    // Ends in the status it started from (or, asked again while under way, is the same change).
+    await this.change(id, 'volume', 'extending', (row) => row.target_status ?? row.status, {}, { size });
   }
 
   async deleteVolume(id: string): Promise<void> {
