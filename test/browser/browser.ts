@@ -2,9 +2,11 @@
 // and a web build that is not older than web/.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { PASSWORD, type TestPortal } from '../helpers.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -50,4 +52,28 @@ export function ensureWebBuilt(): boolean {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return true;
+}
+
+/** Makes the portal listen on a free local port; returns its base URL. */
+export async function listen(portal: TestPortal): Promise<string> {
+  await portal.app.listen({ host: '127.0.0.1', port: 0 });
+  return `http://127.0.0.1:${(portal.app.server.address() as AddressInfo).port}`;
+}
+
+/** A page that records script errors in `problems` (but not a failed fetch the app handles, like a 401 before login). */
+export async function newPage(ctx: BrowserContext, problems: string[]): Promise<Page> {
+  const p = await ctx.newPage();
+  p.setDefaultTimeout(15_000);
+  p.on('console', (msg) => {
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(msg.text());
+  });
+  p.on('pageerror', (err) => problems.push(String(err)));
+  return p;
+}
+
+/** Fills in and sends the login page. */
+export async function logIn(p: Page, username: string, password = PASSWORD): Promise<void> {
+  await p.getByLabel('Username').fill(username);
+  await p.getByLabel('Password').fill(password);
+  await p.getByRole('button', { name: 'Log in' }).click();
 }

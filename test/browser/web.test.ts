@@ -1,10 +1,9 @@
 // The web app in Debian's Chromium against a real listening portal: a user logs in, runs a VM
 // through its states, attaches a volume, and makes, uses and deletes an API key.
-import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, type TestPortal, type TestUser, buildTestApp } from '../helpers.js';
-import { ensureWebBuilt, launchChromium } from './browser.js';
+import { type TestPortal, type TestUser, buildTestApp } from '../helpers.js';
+import { ensureWebBuilt, launchChromium, listen, logIn, newPage } from './browser.js';
 
 const POLL = { timeout: 20_000, interval: 100 };
 
@@ -17,27 +16,6 @@ let user: TestUser;
 let project: { id: number; name: string };
 /** Console messages that are not a failed fetch the app handles (a 401 before login). */
 const consoleProblems: string[] = [];
-
-async function listen(portal: TestPortal): Promise<string> {
-  await portal.app.listen({ host: '127.0.0.1', port: 0 });
-  return `http://127.0.0.1:${(portal.app.server.address() as AddressInfo).port}`;
-}
-
-async function newPage(ctx: BrowserContext): Promise<Page> {
-  const p = await ctx.newPage();
-  p.setDefaultTimeout(15_000);
-  p.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) consoleProblems.push(msg.text());
-  });
-  p.on('pageerror', (err) => consoleProblems.push(String(err)));
-  return p;
-}
-
-async function logIn(p: Page, username: string): Promise<void> {
-  await p.getByLabel('Username').fill(username);
-  await p.getByLabel('Password').fill(PASSWORD);
-  await p.getByRole('button', { name: 'Log in' }).click();
-}
 
 const pathOf = (p: Page) => new URL(p.url()).pathname + new URL(p.url()).search;
 const vmRow = (name: string) => page.locator(`tr[data-vm="${name}"]`);
@@ -53,7 +31,7 @@ beforeAll(async () => {
   project = await t.factory.project({ members: [user], quota: { vms: 3 } });
   browser = await launchChromium();
   context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 900 } });
-  page = await newPage(context);
+  page = await newPage(context, consoleProblems);
 }, 60_000);
 
 afterAll(async () => {
@@ -278,7 +256,7 @@ describe('web app', () => {
       const gatedBase = await listen(gated);
       const plain = await gated.factory.user();
       const ctx = await browser.newContext({ baseURL: gatedBase });
-      const p = await newPage(ctx);
+      const p = await newPage(ctx, consoleProblems);
       await p.goto('/profile');
       await logIn(p, plain.username);
       await p.waitForURL((u) => u.pathname === '/profile');

@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { type Me, type ProjectSummary, ApiError, api, request, setCsrfToken, setUnauthenticatedHandler } from './api';
 import { fetchEndSessionUrl } from './oidc';
+import { AuditPage } from './pages/AuditPage';
 import { LoginPage } from './pages/LoginPage';
 import { NewVmPage } from './pages/NewVmPage';
 import { NotFoundPage } from './pages/NotFoundPage';
@@ -105,15 +106,18 @@ function LoggedIn({ me, onLogout }: { me: Me; onLogout: () => void }) {
   else if (pathname === '/projects' || pathname === '/projects/') page = <ProjectsPage />;
   else if ((match = pathname.match(/^\/projects\/(\d+)\/?$/))) page = <ProjectPage id={Number(match[1])} />;
   else if (pathname === '/profile' || pathname === '/profile/') page = <ProfilePage />;
+  else if (pathname === '/admin/audit' || pathname === '/admin/audit/') page = <AuditPage />;
   else if (pathname === '/login') page = <Loading what="your page" />;
   else page = <NotFoundPage />;
 
-  const nav = [
+  const nav: [string, string][] = [
     ['/vms', 'VMs'],
     ['/volumes', 'Volumes'],
     ['/projects', 'Projects'],
     ['/profile', 'Profile'],
-  ] as const;
+  ];
+  // Only superusers see everyone's events; the page itself refuses others too.
+  if (me.is_superuser) nav.push(['/admin/audit', 'Audit log']);
 
   return (
     <SessionContext.Provider value={session}>

@@ -11,6 +11,12 @@ export const SCOPES: Scope[] = [
   'volume:read', 'volume:create', 'volume:change_state', 'volume:delete',
 ];
 
+/** The audit log's actions (spec §7), for the filter of the audit page; `?action=` matches exactly. */
+export const AUDIT_ACTIONS = [
+  'login', 'login_failed', 'logout', 'key.create', 'key.delete', 'key.rotate', 'key.revoke_leaked', 'key.new_ip',
+  'vm.create', 'vm.action', 'vm.delete', 'volume.create', 'volume.action', 'volume.delete', 'snapshot.create',
+] as const;
+
 /** The API's own check of VM names (VmCreateBody.vm_name). */
 export const VM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -30,6 +36,7 @@ export type Vm = Schemas['Vm'];
 export type Volume = Schemas['Volume'];
 export type ApiKey = Schemas['ApiKey'];
 export type ApiKeyCreated = Schemas['ApiKeyCreated'];
+export type AuditEvent = Schemas['AuditEvent'];
 export type { Page };
 
 /** A failed call: the API's `detail` is what the user reads. */

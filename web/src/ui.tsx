@@ -1,7 +1,8 @@
 // Building blocks shared by the pages: loading and error states, data loading with polling,
-// dialogs, quota bars and formatting.
+// paginated lists, dialogs, quota bars and formatting.
 import { type DependencyList, type FormEvent, type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
-import { ApiError } from './api';
+import { type Page, ApiError, api, query } from './api';
+import { setParams, useLocation } from './router';
 
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
@@ -165,15 +166,42 @@ export function QuotaBar({ label, used, quota, unit = '' }: { label: string; use
   );
 }
 
-export function formatDate(iso: string | null): string {
+export function formatDate(iso: string | null, opts: { seconds?: boolean } = {}): string {
   if (!iso) return 'never';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString(undefined, {
+    year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', ...(opts.seconds ? { second: '2-digit' } : {}),
+  });
+}
+
+const PAGE_SIZE = 50;
+
+export interface PagedResource<T> extends Resource<Page<T>> {
+  page: number;
+}
+
+/**
+ * One page of a paginated API list (`{count, next, previous, results}`). The page number is the
+ * address's `?page=`, so reloading or going back keeps it; a filter that changes should reset it
+ * (`setParams({ filter: v, page: null })`).
+ */
+export function usePagedResource<T>(path: string, filters: Record<string, string | number | null | undefined>): PagedResource<T> {
+  const { params } = useLocation();
+  const page = Math.max(1, Number(params.get('page')) || 1);
+  const url = `${path}${query({ ...filters, page, page_size: PAGE_SIZE })}`;
+  const resource = useResource(() => api.get<Page<T>>(url), [url]);
+  return { ...resource, page };
+}
+
+/** The previous/next links of a `usePagedResource` list, once it has loaded. */
+export function ListPager({ list }: { list: Pick<PagedResource<unknown>, 'page' | 'data'> }) {
+  if (!list.data) return null;
+  return <Pager page={list.page} pageSize={PAGE_SIZE} count={list.data.count} onPage={(p) => setParams({ page: String(p) })} />;
 }
 
 /** Previous/next links for a paginated list. */
-export function Pager({ page, pageSize, count, onPage }: { page: number; pageSize: number; count: number; onPage: (page: number) => void }) {
+function Pager({ page, pageSize, count, onPage }: { page: number; pageSize: number; count: number; onPage: (page: number) => void }) {
   const pages = Math.max(1, Math.ceil(count / pageSize));
   if (pages <= 1) return null;
   return (

@@ -1,15 +1,21 @@
-// The profile, with the API keys section of spec §6 (beta: hidden for users the beta gate excludes).
-import { type FormEvent, useId, useRef, useState } from 'react';
-import { type ApiError, type ApiKey, type ApiKeyCreated, type Scope, SCOPES, api } from '../api';
+// The profile, with the API keys section of spec §6 (beta: hidden for users the beta gate excludes)
+// and the user's own audit log.
+import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
+import { type ApiError, type ApiKey, type ApiKeyCreated, type AuditEvent, type Scope, SCOPES, api } from '../api';
+import { AuditLog } from '../AuditLog';
 import { ProjectSelect } from '../ProjectSelect';
 import { projectName, useSession } from '../session';
-import { Dialog, Empty, ErrorText, LoadError, Loading, formatDate, toApiError, useResource, useTitle } from '../ui';
+import { Dialog, Empty, ErrorText, LoadError, Loading, formatDate, toApiError, usePagedResource, useResource, useTitle } from '../ui';
 
 const EXPIRY_DAYS = [30, 60, 90] as const;
+/** The longest a rotated key may keep working beside its successor (KeyRotateBody.overlap_hours). */
+const MAX_OVERLAP_HOURS = 168;
 
 export function ProfilePage() {
   useTitle('Profile');
   const { me } = useSession();
+  // For a user who is not a superuser the API answers only their own events (and those done to their keys and objects).
+  const events = usePagedResource<AuditEvent>('/api/audit/', {});
   return (
     <>
       <h1>Profile</h1>
@@ -19,12 +25,20 @@ export function ProfilePage() {
         <dt>Role</dt>
         <dd>{me.is_superuser ? 'Superuser' : 'User'}</dd>
       </dl>
-      {me.api_keys_enabled ? <ApiKeys /> : null}
+      {me.api_keys_enabled ? <ApiKeys onChange={() => void events.reload()} /> : null}
+      <section className="audit-log" aria-labelledby="audit-log-title">
+        <div className="page-head">
+          <h2 id="audit-log-title">Your audit log</h2>
+        </div>
+        <p className="hint">What you did, and what was done to your keys and objects, newest first.</p>
+        <AuditLog events={events} caption="Your audit events" emptyText="Nothing has been recorded yet." />
+      </section>
     </>
   );
 }
 
-function ApiKeys() {
+/** `onChange` is told after a key was made, rotated or deleted (each writes an audit event). */
+function ApiKeys({ onChange }: { onChange: () => void }) {
   const { projects } = useSession();
   const keys = useResource(() => api.get<ApiKey[]>('/api/keys/'), []);
   const [formOpen, setFormOpen] = useState(false);
@@ -32,6 +46,7 @@ function ApiKeys() {
   const [deleting, setDeleting] = useState<ApiKey | null>(null);
   const [deleteBusy, setDeleteBusy] = useState(false);
   const [deleteError, setDeleteError] = useState<ApiError | null>(null);
+  const [rotating, setRotating] = useState<ApiKey | null>(null);
   const generateButton = useRef<HTMLButtonElement>(null);
 
   const confirmDelete = async () => {
@@ -44,6 +59,7 @@ function ApiKeys() {
       if (created?.id === deleting.id) setCreated(null);
       setDeleting(null);
       void keys.reload();
+      onChange();
     } catch (e) {
       setDeleteError(toApiError(e));
     } finally {
@@ -82,11 +98,12 @@ function ApiKeys() {
             setCreated(key);
             setFormOpen(false);
             keys.setData((list) => [key, ...list.filter((k) => k.id !== key.id)]);
+            onChange();
           }}
           projects={projects.data ?? []}
         />
       ) : null}
-      {created ? <NewKeyNotice created={created} onDismiss={() => setCreated(null)} /> : null}
+      {created ? <NewKeyNotice key={created.id} created={created} onDismiss={() => setCreated(null)} /> : null}
       {keys.loading && !keys.data ? <Loading what="API keys" /> : null}
       {keys.error && !keys.data ? <LoadError error={keys.error} retry={keys.reload} /> : null}
       {keys.data && keys.data.length === 0 ? (
@@ -130,7 +147,10 @@ function ApiKeys() {
                 <td>{k.own_objects_only ? 'Yes' : 'No'}</td>
                 <td>{formatDate(k.expires_at)}</td>
                 <td>{formatDate(k.last_used_at)}</td>
-                <td>
+                <td className="row-actions">
+                  <button type="button" aria-label={`Rotate ${k.name}`} onClick={() => setRotating(k)}>
+                    Rotate
+                  </button>
                   <button
                     type="button"
                     className="danger"
@@ -162,6 +182,19 @@ function ApiKeys() {
             Anything that uses the key <code>{deleting.prefix}</code> stops working at once. This cannot be undone.
           </p>
         </Dialog>
+      ) : null}
+      {rotating ? (
+        <RotateKeyDialog
+          apiKey={rotating}
+          onCancel={() => setRotating(null)}
+          onRotated={(key, overlapHours) => {
+            setCreated(key);
+            setRotating(null);
+            keys.setData((list) => [key, ...list.filter((k) => k.id !== key.id && (overlapHours > 0 || k.id !== rotating.id))]);
+            void keys.reload();
+            onChange();
+          }}
+        />
       ) : null}
     </section>
   );
@@ -267,10 +300,72 @@ function NewKeyForm({ onCancel, onCreated, projects }: {
   );
 }
 
+/** Asks how long the old key may keep working, then makes its successor. */
+function RotateKeyDialog({ apiKey, onCancel, onRotated }: {
+  apiKey: ApiKey;
+  onCancel: () => void;
+  onRotated: (key: ApiKeyCreated, overlapHours: number) => void;
+}) {
+  const [hours, setHours] = useState('0');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const ids = useId();
+
+  const rotate = async () => {
+    const overlapHours = Number(hours);
+    setBusy(true);
+    setError(null);
+    try {
+      onRotated(await api.post<ApiKeyCreated>(`/api/keys/${apiKey.id}/rotate/`, { overlap_hours: overlapHours }), overlapHours);
+    } catch (e) {
+      setError(toApiError(e));
+      setBusy(false);
+    }
+  };
+
+  const fieldError = error?.errors?.overlap_hours;
+  const valid = /^\d{1,3}$/.test(hours.trim()) && Number(hours) <= MAX_OVERLAP_HOURS;
+  return (
+    <Dialog
+      title={`Rotate API key ${apiKey.name}?`}
+      submitLabel={busy ? 'Rotating…' : 'Rotate key'}
+      busy={busy}
+      error={error}
+      submitDisabled={!valid}
+      onCancel={onCancel}
+      onSubmit={() => void rotate()}
+    >
+      <p>
+        A new key with the same scopes and settings replaces <code>{apiKey.prefix}</code>. It is shown once.
+      </p>
+      <label htmlFor={`${ids}-hours`}>Hours the old key keeps working</label>
+      <input
+        id={`${ids}-hours`}
+        type="number"
+        inputMode="numeric"
+        min={0}
+        max={MAX_OVERLAP_HOURS}
+        step={1}
+        required
+        value={hours}
+        onChange={(e) => setHours(e.target.value)}
+        aria-describedby={`${ids}-hint`}
+        aria-invalid={!valid || fieldError ? true : undefined}
+      />
+      <p className="hint" id={`${ids}-hint`}>
+        0 stops the old key now. Up to {MAX_OVERLAP_HOURS} (a week) gives scripts time to switch to the new key.
+      </p>
+      {fieldError ? <ErrorText error={fieldError.join(' ')} /> : null}
+    </Dialog>
+  );
+}
+
 /** The new key, shown this once. */
 function NewKeyNotice({ created, onDismiss }: { created: ApiKeyCreated; onDismiss: () => void }) {
   const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
   const input = useRef<HTMLInputElement>(null);
+  // Focus the key once it is shown, also after a dialog (Rotate) hands focus back to its button.
+  useEffect(() => input.current?.focus(), []);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(created.key);
@@ -289,7 +384,7 @@ function NewKeyNotice({ created, onDismiss }: { created: ApiKeyCreated; onDismis
         <label htmlFor="new-key-value" className="visually-hidden">
           New API key
         </label>
-        <input id="new-key-value" ref={input} readOnly value={created.key} className="key-value" spellCheck={false} autoFocus onFocus={(e) => e.target.select()} />
+        <input id="new-key-value" ref={input} readOnly value={created.key} className="key-value" spellCheck={false} onFocus={(e) => e.target.select()} />
         <button type="button" className="primary" onClick={() => void copy()}>
           Copy
         </button>

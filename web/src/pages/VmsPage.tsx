@@ -1,13 +1,11 @@
 // VMs of the user's projects with their live status; actions enabled only where the state allows.
 import { useState } from 'react';
-import { type ApiError, type Page, type Vm, api, query } from '../api';
+import { type ApiError, type Vm, api, query } from '../api';
 import { ProjectSelect } from '../ProjectSelect';
 import { Link, setParams, useLocation } from '../router';
 import { projectName, useSession } from '../session';
 import { type VmAction, vmActionAllowed, vmInTransition } from '../states';
-import { Dialog, Empty, ErrorText, LoadError, Loading, Pager, toApiError, usePolling, useResource, useTitle } from '../ui';
-
-const PAGE_SIZE = 50;
+import { Dialog, Empty, ErrorText, ListPager, LoadError, Loading, toApiError, usePagedResource, usePolling, useTitle } from '../ui';
 
 const ACTIONS: { action: Exclude<VmAction, 'delete'>; label: string }[] = [
   { action: 'resume', label: 'Start' },
@@ -20,11 +18,7 @@ export function VmsPage() {
   const { projects } = useSession();
   const { params } = useLocation();
   const projectId = params.get('project') ?? '';
-  const page = Math.max(1, Number(params.get('page')) || 1);
-  const vms = useResource(
-    () => api.get<Page<Vm>>(`/api/vms/${query({ project_id: projectId, page, page_size: PAGE_SIZE })}`),
-    [projectId, page],
-  );
+  const vms = usePagedResource<Vm>('/api/vms/', { project_id: projectId });
   const [rowErrors, setRowErrors] = useState<Record<string, ApiError>>({});
   const [pending, setPending] = useState<Record<string, boolean>>({});
   const [deleting, setDeleting] = useState<Vm | null>(null);
@@ -165,7 +159,7 @@ export function VmsPage() {
           </tbody>
         </table>
       ) : null}
-      {vms.data ? <Pager page={page} pageSize={PAGE_SIZE} count={vms.data.count} onPage={(p) => setParams({ page: String(p) })} /> : null}
+      <ListPager list={vms} />
       {deleting ? (
         <Dialog
           title={`Delete VM ${deleting.name}?`}

@@ -5,9 +5,7 @@ import { ProjectSelect } from '../ProjectSelect';
 import { setParams, useLocation } from '../router';
 import { projectName, useSession } from '../session';
 import { type VolumeAction, vmAcceptsVolume, volumeActionAllowed, volumeInTransition } from '../states';
-import { Dialog, Empty, ErrorText, LoadError, Loading, Pager, toApiError, usePolling, useResource, useTitle } from '../ui';
-
-const PAGE_SIZE = 50;
+import { Dialog, Empty, ErrorText, ListPager, LoadError, Loading, toApiError, usePagedResource, usePolling, useResource, useTitle } from '../ui';
 
 type Pending = { kind: 'attach' | 'extend' | 'delete'; volume: Volume };
 
@@ -16,11 +14,7 @@ export function VolumesPage() {
   const { projects } = useSession();
   const { params } = useLocation();
   const projectId = params.get('project') ?? '';
-  const page = Math.max(1, Number(params.get('page')) || 1);
-  const volumes = useResource(
-    () => api.get<Page<Volume>>(`/api/volumes/${query({ project_id: projectId, page, page_size: PAGE_SIZE })}`),
-    [projectId, page],
-  );
+  const volumes = usePagedResource<Volume>('/api/volumes/', { project_id: projectId });
   // The VMs volumes can be attached to, and the names of those they are attached to.
   const vms = useResource(() => api.get<Page<Vm>>(`/api/vms/${query({ project_id: projectId, page_size: 500 })}`), [projectId]);
   const rows = volumes.data?.results ?? [];
@@ -150,7 +144,7 @@ export function VolumesPage() {
           </tbody>
         </table>
       ) : null}
-      {volumes.data ? <Pager page={page} pageSize={PAGE_SIZE} count={volumes.data.count} onPage={(p) => setParams({ page: String(p) })} /> : null}
+      <ListPager list={volumes} />
 
       {dialog?.kind === 'attach' ? (
         <Dialog

@@ -1,0 +1,63 @@
+// The audit log as a table, shared by the profile (the user's own events) and the superusers'
+// audit page (everyone's): newest first, one page at a time.
+import type { AuditEvent } from './api';
+import { Empty, ErrorText, ListPager, LoadError, Loading, type PagedResource, formatDate } from './ui';
+
+export function AuditLog({ events, caption, showActor = false, emptyText }: {
+  events: PagedResource<AuditEvent>;
+  caption: string;
+  /** Who acted: needed where the events are not all the viewer's own. */
+  showActor?: boolean;
+  emptyText: string;
+}) {
+  const rows = events.data?.results ?? [];
+  return (
+    <>
+      {events.loading && !events.data ? <Loading what="the audit log" /> : null}
+      {events.error && !events.data ? <LoadError error={events.error} retry={events.reload} /> : null}
+      {events.error && events.data ? <ErrorText error={events.error} /> : null}
+      {events.data && rows.length === 0 ? (
+        <Empty>
+          <p>{emptyText}</p>
+        </Empty>
+      ) : null}
+      {rows.length > 0 ? (
+        <table className="list audit">
+          <caption className="visually-hidden">{caption}</caption>
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              {showActor ? <th scope="col">User</th> : null}
+              <th scope="col">Action</th>
+              <th scope="col">Object</th>
+              <th scope="col">Key prefix</th>
+              <th scope="col">IP address</th>
+              <th scope="col">Outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((e, i) => (
+              // Events have no id in the API; on one page their position is stable.
+              <tr key={`${events.page}-${i}`} data-action={e.action}>
+                <td>
+                  <time dateTime={e.at}>{formatDate(e.at, { seconds: true })}</time>
+                </td>
+                {showActor ? <td>{e.actor ?? <span className="hint">anonymous</span>}</td> : null}
+                <th scope="row">
+                  <code>{e.action}</code>
+                </th>
+                <td>{e.object_type ? `${e.object_type} ${e.object_id ?? ''}`.trim() : '—'}</td>
+                <td>{e.key_prefix ? <code>{e.key_prefix}</code> : '—'}</td>
+                <td>{e.ip ?? '—'}</td>
+                <td>
+                  <span className={`status status-${e.outcome}`}>{e.outcome}</span>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      <ListPager list={events} />
+    </>
+  );
+}
