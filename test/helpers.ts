@@ -54,7 +54,7 @@ export async function buildTestApp(env: Record<string, string> = {}, opts: { wor
     ...env,
     DATABASE_URL: fresh.url,
   });
-  const db = openDatabase(config.databaseUrl, { pool: config.dbPool });
+  const db = openDatabase(config.databaseUrl, { pool: config.dbPool, readCache: config.readCache });
   const portal = await createPortal(config, { db });
   if (opts.worker !== false) portal.startWorker();
   const http = new Http(portal);

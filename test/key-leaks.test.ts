@@ -49,7 +49,7 @@ async function start(databaseUrl: string): Promise<Run> {
     // Low enough to be reached at the end of the scenario, so that a 429 is part of it.
     SIMPLEVM_AUTH_FAIL_LIMIT: '12',
   });
-  const db = openDatabase(config.databaseUrl, { pool: config.dbPool });
+  const db = openDatabase(config.databaseUrl, { pool: config.dbPool, readCache: config.readCache });
   const portal = await createPortal(config, { db, logStream: { write: (line: string) => void logs.push(line) } });
   portal.startWorker();
   await portal.app.listen({ host: '127.0.0.1', port: 0 });

@@ -21,6 +21,7 @@ import { auditRoutes } from './modules/audit/audit.routes.js';
 import { constantTimeEqual } from './auth/tokens.js';
 import './auth/route-auth.js';
 import type { App, AppContext } from './context.js';
+import { requestArrived } from './db/index.js';
 import { AppError, ErrorBody, sendError } from './errors.js';
 import { keysRoutes } from './modules/keys/keys.routes.js';
 import { projectsRoutes } from './modules/projects/projects.routes.js';
@@ -144,6 +145,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   app.addHook('onClose', () => rateLimits.close());
 
   app.addHook('onRequest', async (request, reply) => {
+    // Before anything reads the database for this request (see requestArrived).
+    requestArrived();
     reply.header('x-request-id', request.id);
     const { auth, scope, authFailure } = request.routeOptions.config;
     const presentsKey = presentedKey(request) !== undefined;

@@ -13,6 +13,8 @@ export interface Config {
   authFailLimit: number;
   redisUrl: string | null;
   dbPool: number;
+  /** SQLite: answer the hot reads from memory while the database is unchanged (SIMPLEVM_READ_CACHE). */
+  readCache: boolean;
   logLevel: string;
   /** How often the transition worker looks for due work, in ms. */
   workerPollMs: number;
@@ -202,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
     authFailLimit: int(env, 'SIMPLEVM_AUTH_FAIL_LIMIT', 20, 0, 1_000_000),
     redisUrl,
     dbPool: int(env, 'SIMPLEVM_DB_POOL', 10, 1, 1000),
+    readCache: oneOf(env, 'SIMPLEVM_READ_CACHE', ['true', 'false'] as const, 'true') === 'true',
     logLevel: oneOf(env, 'SIMPLEVM_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     workerPollMs: int(env, 'SIMPLEVM_WORKER_POLL_MS', 100, 5, 60_000),
     leaseMs: int(env, 'SIMPLEVM_LEASE_MS', 10_000, 100, 3_600_000),

@@ -25,7 +25,7 @@ export function createCloud(config: Config, db: Db): CloudProvider {
 }
 
 export async function createPortal(config: Config, opts: BuildOptions & { db?: Db } = {}): Promise<Portal> {
-  const db = opts.db ?? openDatabase(config.databaseUrl, { pool: config.dbPool });
+  const db = opts.db ?? openDatabase(config.databaseUrl, { pool: config.dbPool, readCache: config.readCache });
   await migrateToLatest(db.kysely);
   const cloud = createCloud(config, db);
   await syncCatalog({ db, cloud });

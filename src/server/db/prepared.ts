@@ -1,6 +1,7 @@
 // Queries built and compiled once, then run with new values: for the queries on the hot paths
 // (key and session checks, showing and listing VMs), where Kysely's building and compiling of the
-// SQL costs several times more than SQLite's running it.
+// SQL costs several times more than SQLite's running it. Those marked `memo` may answer from memory
+// while the database is unchanged (see memoizeReads).
 import type { CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
 import type { Database } from './types.js';
 
@@ -14,6 +15,39 @@ interface Compilable<R> {
 interface Entry<R> {
   query: CompiledQuery<R>;
   slots: number[];
+  /** Answers by arguments, each with the database version it was read at. */
+  memo: Map<string, { version: string; result: QueryResult<R> }>;
+}
+
+/** The databases whose reads may be memoized, by their Kysely adapter: each gives its version. */
+const versions = new WeakMap<object, () => string>();
+
+/**
+ * Lets the `memo` queries of this database answer from memory. `version` must change whenever what
+ * a read returns may have changed (any write, any transaction's end, any other connection's commit).
+ *
+ * Why this is safe: an answer is kept with the version read before its query ran, and is given only
+ * while the version is still the same, so only while nothing can have changed since. Reads inside a
+ * transaction neither keep nor take answers (they may see, or must see, uncommitted writes). Rows
+ * are frozen, as every caller shares them. Only for SQLite: PostgreSQL has other clients this
+ * process cannot see the writes of.
+ */
+export function memoizeReads(db: Kysely<Database>, version: () => string): void {
+  versions.set(db.getExecutor().adapter, version);
+}
+
+const MEMO_ENTRIES = 1000;
+
+function memoKey(args: readonly Arg[]): string {
+  let key = '';
+  for (const a of args) key += a === null ? '\u0001' : typeof a === 'number' ? `\u0002${a}` : `\u0003${a}`;
+  return key;
+}
+
+function freeze<R>(result: QueryResult<R>): QueryResult<R> {
+  for (const row of result.rows) Object.freeze(row);
+  Object.freeze(result.rows);
+  return Object.freeze(result);
 }
 
 const placeholder = (i: number) => `\u0000prepared-arg-${i}\u0000`;
@@ -24,7 +58,7 @@ const placeholder = (i: number) => `\u0000prepared-arg-${i}\u0000`;
  * each placeholder found among the compiled parameters is then replaced by the real argument.
  * `build` may branch on the variant, never on the arguments' values.
  */
-export function preparedVariants<A extends Arg[], R>(build: (q: Q, variant: string, ...args: A) => Compilable<R>) {
+export function preparedVariants<A extends Arg[], R>(build: (q: Q, variant: string, ...args: A) => Compilable<R>, opts: { memo?: boolean } = {}) {
   // The compiled SQL depends only on the dialect: one compilation serves a database and its transactions.
   const byAdapter = new WeakMap<object, Map<string, Entry<R>>>();
   return (q: Q, variant: string, ...args: A): Promise<QueryResult<R>> => {
@@ -35,16 +69,28 @@ export function preparedVariants<A extends Arg[], R>(build: (q: Q, variant: stri
     if (!entry) {
       const placeholders = args.map((_, i) => placeholder(i)) as A;
       const query = build(q, variant, ...placeholders).compile();
-      entry = { query, slots: query.parameters.map((p) => (placeholders as Arg[]).indexOf(p as Arg)) };
+      entry = { query, slots: query.parameters.map((p) => (placeholders as Arg[]).indexOf(p as Arg)), memo: new Map() };
       variants.set(variant, entry);
     }
-    const { query, slots } = entry;
-    return q.executeQuery<R>({ ...query, parameters: query.parameters.map((p, i) => (slots[i] >= 0 ? args[slots[i]] : p)) });
+    const { query, slots, memo } = entry;
+    const run = () => q.executeQuery<R>({ ...query, parameters: query.parameters.map((p, i) => (slots[i] >= 0 ? args[slots[i]] : p)) });
+    const versionOf = opts.memo && !q.isTransaction ? versions.get(adapter) : undefined;
+    if (!versionOf) return run();
+    const version = versionOf();
+    const key = memoKey(args);
+    const hit = memo.get(key);
+    if (hit && hit.version === version) return Promise.resolve(hit.result);
+    return run().then((result) => {
+      if (memo.size >= MEMO_ENTRIES) memo.clear();
+      const kept = freeze(result);
+      memo.set(key, { version, result: kept });
+      return kept;
+    });
   };
 }
 
 /** A query of one shape: see preparedVariants. */
-export function prepared<A extends Arg[], R>(build: (q: Q, ...args: A) => Compilable<R>) {
-  const run = preparedVariants<A, R>((q, _variant, ...args) => build(q, ...args));
+export function prepared<A extends Arg[], R>(build: (q: Q, ...args: A) => Compilable<R>, opts: { memo?: boolean } = {}) {
+  const run = preparedVariants<A, R>((q, _variant, ...args) => build(q, ...args), opts);
   return (q: Q, ...args: A): Promise<QueryResult<R>> => run(q, '', ...args);
 }

@@ -23,6 +23,7 @@ const keyForAuth = prepared((q: Q, prefix: string) =>
     ])
     .where('k.prefix', '=', prefix)
     .where('k.deleted_at', 'is', null),
+  { memo: true },
 );
 
 export function listKeys(q: Q, userId: number, nowIso: string): Promise<KeyRow[]> {

@@ -2,6 +2,7 @@
 import { type Kysely, type Transaction } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
 import type { Dialect } from '../../db/index.js';
+import { totalFromPage } from '../../db/paging.js';
 import { objectReach } from '../../db/reach.js';
 import type { Database, Volume } from '../../db/types.js';
 
@@ -31,7 +32,6 @@ function filtered(q: Q, reach: Reach, f: VolumeFilters) {
 }
 
 export async function listVolumes(q: Q, reach: Reach, f: VolumeFilters, page: number, pageSize: number): Promise<{ count: number; rows: VolumeRow[] }> {
-  const c = await filtered(q, reach, f).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const rows = await filtered(q, reach, f)
     .select([...VOLUME_COLUMNS, 'owner.username as owner'])
     .orderBy('volumes.created_at', 'desc')
@@ -39,7 +39,9 @@ export async function listVolumes(q: Q, reach: Reach, f: VolumeFilters, page: nu
     .limit(pageSize)
     .offset((page - 1) * pageSize)
     .execute();
-  return { count: Number(c.n), rows };
+  const count = totalFromPage(rows.length, page, pageSize)
+    ?? Number((await filtered(q, reach, f).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  return { count, rows };
 }
 
 /** A volume within reach; `lockFor: 'postgres'` locks its row for the transaction (see findVm). */
