@@ -149,18 +149,21 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     requestArrived();
     reply.header('x-request-id', request.id);
     const { auth, scope, authFailure } = request.routeOptions.config;
-    const presentsKey = presentedKey(request) !== undefined;
-    if (authFailure || (presentsKey && auth && auth !== 'none')) await rateLimits.assertNotThrottled(request.ip);
+    const key = presentedKey(request);
+    // The limits' checks give nothing to wait for when they are off: no needless turn of the loop.
+    const throttled = authFailure || (key !== undefined && auth && auth !== 'none') ? rateLimits.assertNotThrottled(request.ip) : undefined;
+    if (throttled) await throttled;
     if (!auth || auth === 'none') return;
     let principal: Principal | null;
     try {
-      principal = await authenticator.authenticate(request);
+      principal = await authenticator.authenticate(request, key);
     } catch (err) {
       if (err instanceof AppError && err.code === 'not_authenticated') await rateLimits.noteFailure(request.ip);
       throw err;
     }
     if (!principal) throw new AppError('not_authenticated', 'Authentication credentials were not provided.');
-    await rateLimits.hitPrincipal(principal);
+    const counted = rateLimits.hitPrincipal(principal);
+    if (counted) await counted;
     if (auth === 'session' && principal.via !== 'session') {
       throw new AppError('session_required', 'This endpoint needs a web session; API keys cannot manage keys.');
     }
@@ -176,8 +179,9 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     request.principal = principal;
   });
 
-  // Form values are coerced to the body schema's types, then reach is checked before validation.
-  app.addHook('preValidation', async (request) => {
+  // Form values are coerced to the body schema's types, then reach is checked before validation:
+  // on the routes that take a body or check reach (the others skip this step altogether).
+  const preValidation = async (request: FastifyRequest) => {
     const bodySchema = request.routeOptions.schema?.body as Parameters<typeof coerceFormBody>[1];
     // A POST without a body is judged field by field, like an empty one.
     if (request.body === undefined && bodySchema && (bodySchema as { type?: string }).type === 'object') request.body = {};
@@ -186,6 +190,11 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     }
     const reach = request.routeOptions.config.reach;
     if (reach) await reach(request);
+  };
+  app.addHook('onRoute', (route) => {
+    if (!route.schema?.body && !(route.config as { reach?: unknown } | undefined)?.reach) return;
+    const own = route.preValidation;
+    route.preValidation = own ? [preValidation, ...(Array.isArray(own) ? own : [own])] : preValidation;
   });
 
   // Shutting down (SIGTERM), the requests in flight finish, but server.close() also waits for every

@@ -30,14 +30,27 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 
 const LAST_USED_EVERY_MS = 60_000;
 
+/** A key's scopes, parsed once per row read (rows a read cache keeps are shared and frozen). */
+const parsedScopes = new Map<string, Scope[]>();
+function scopesOf(json: string): Scope[] {
+  let scopes = parsedScopes.get(json);
+  if (!scopes) {
+    scopes = Object.freeze(JSON.parse(json) as Scope[]) as Scope[];
+    // Few distinct sets of scopes exist; bounded all the same.
+    if (parsedScopes.size >= 1000) parsedScopes.clear();
+    parsedScopes.set(json, scopes);
+  }
+  return scopes;
+}
+
 export class Authenticator {
   /** When this instance last wrote `last_used_at` for each key: at most one write a minute. */
   private readonly lastTouched = new Map<number, number>();
 
   constructor(private readonly ctx: AppContext) {}
 
-  async authenticate(request: FastifyRequest): Promise<Principal | null> {
-    const key = presentedKey(request);
+  /** `key`: what presentedKey(request) found, when the caller has already looked. */
+  async authenticate(request: FastifyRequest, key = presentedKey(request)): Promise<Principal | null> {
     if (key !== undefined) return this.byKey(key, request.ip);
     const token = request.cookies?.[SESSION_COOKIE];
     if (token) return this.bySession(token, request.ip);
@@ -55,14 +68,15 @@ export class Authenticator {
       throw new AppError('api_keys_not_enabled', 'API keys are in beta and enabled only for superusers.');
     }
     this.noteUse(row.id, row.last_used_at, now);
-    await this.noteAddress(row.id, row.prefix, { id: row.user_id, username: row.username }, ip);
+    const address = this.noteAddress(row.id, row.prefix, { id: row.user_id, username: row.username }, ip);
+    if (address) await address;
     return {
       user: { id: row.user_id, username: row.username, isSuperuser: row.is_superuser === 1 },
       via: 'key',
       key: {
         id: row.id,
         prefix: row.prefix,
-        scopes: JSON.parse(row.scopes) as Scope[],
+        scopes: scopesOf(row.scopes),
         ownObjectsOnly: row.own_objects_only === 1,
         projectId: row.project_id,
       },
@@ -75,9 +89,13 @@ export class Authenticator {
   /** Addresses already known for a key on this instance; a new one is recorded once (`key.new_ip`). */
   private readonly knownAddresses = new Set<string>();
 
-  private async noteAddress(keyId: number, prefix: string, user: { id: number; username: string }, ip: string): Promise<void> {
+  private noteAddress(keyId: number, prefix: string, user: { id: number; username: string }, ip: string): Promise<void> | undefined {
     const token = `${keyId}|${ip}`;
-    if (this.knownAddresses.has(token)) return;
+    if (this.knownAddresses.has(token)) return undefined;
+    return this.recordAddress(keyId, prefix, user, ip, token);
+  }
+
+  private async recordAddress(keyId: number, prefix: string, user: { id: number; username: string }, ip: string, token: string): Promise<void> {
     await this.ctx.db.kysely.transaction().execute(async (trx) => {
       if (await rememberKeyIp(trx, keyId, ip, new Date().toISOString())) {
         await writeAudit(trx, user, prefix, ip, { action: 'key.new_ip', objectType: 'api_key', objectId: String(keyId), subjectId: user.id });
@@ -89,7 +107,9 @@ export class Authenticator {
 
   private noteUse(keyId: number, lastUsedAt: string | null, now: Date): void {
     const ms = now.getTime();
-    const last = Math.max(this.lastTouched.get(keyId) ?? 0, lastUsedAt ? Date.parse(lastUsedAt) : 0);
+    const touched = this.lastTouched.get(keyId) ?? 0;
+    if (ms - touched < LAST_USED_EVERY_MS) return;
+    const last = Math.max(touched, lastUsedAt ? Date.parse(lastUsedAt) : 0);
     if (ms - last < LAST_USED_EVERY_MS) return;
     this.lastTouched.set(keyId, ms);
     // Off the request path: a read must not wait for a write.

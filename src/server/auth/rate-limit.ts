@@ -85,19 +85,22 @@ export class RateLimits {
   constructor(private readonly config: Pick<Config, 'rateLimit' | 'authFailLimit'>, readonly counter: Counter, private readonly onError: (err: unknown) => void = () => {}) {}
 
   /** Counts a request of a key or a session user; 429 beyond SIMPLEVM_RATE_LIMIT a minute. */
-  async hitPrincipal(p: Principal): Promise<void> {
-    if (this.config.rateLimit === 0) return;
+  /** Undefined (nothing to wait for) when the limit is off. */
+  hitPrincipal(p: Principal): Promise<void> | undefined {
+    if (this.config.rateLimit === 0) return undefined;
     // Named by key prefix and username, which stay unique however many databases share one Redis.
     const bucket = p.key ? `key:${p.key.prefix}` : `user:${p.user.username}`;
-    const n = await this.count(() => this.counter.hit(bucket, WINDOW_MS));
-    if (n > this.config.rateLimit) throw tooMany('requests');
+    return this.count(() => this.counter.hit(bucket, WINDOW_MS)).then((n) => {
+      if (n > this.config.rateLimit) throw tooMany('requests');
+    });
   }
 
-  /** 429 when the address has failed to authenticate too often this minute. */
-  async assertNotThrottled(ip: string): Promise<void> {
-    if (this.config.authFailLimit === 0) return;
-    const n = await this.count(() => this.counter.peek(`authfail:${ip}`, WINDOW_MS));
-    if (n >= this.config.authFailLimit) throw tooMany('failed authentications from your address');
+  /** 429 when the address has failed to authenticate too often this minute; undefined when the limit is off. */
+  assertNotThrottled(ip: string): Promise<void> | undefined {
+    if (this.config.authFailLimit === 0) return undefined;
+    return this.count(() => this.counter.peek(`authfail:${ip}`, WINDOW_MS)).then((n) => {
+      if (n >= this.config.authFailLimit) throw tooMany('failed authentications from your address');
+    });
   }
 
   async noteFailure(ip: string): Promise<void> {
