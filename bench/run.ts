@@ -209,14 +209,21 @@ async function main(): Promise<void> {
     const check = await request(base, 'GET', `/api/vms/${seeded.userVmId}/`, keyHeader);
     if (check.status !== 200) throw new Error(`the measured VM answered ${check.status}: ${JSON.stringify(check.body)}`);
 
-    // Warm-up, then R1 on the same connections.
+    // Warm-up, then R1 on the same connections: three rounds of healthz then the VM, each round's
+    // ratio from back-to-back runs, and the median round taken, so that a moment of noise on the
+    // machine (which moves both figures) does not decide the result.
     const conns = 16;
     await cannon({ url: `${base}/healthz`, connections: conns, duration: 1 });
     await cannon({ url: vmUrl, connections: conns, duration: 1, headers: keyHeader });
-    const health = await cannon({ url: `${base}/healthz`, connections: conns, duration: seconds });
-    const vmGet = await cannon({ url: vmUrl, connections: conns, duration: seconds, headers: keyHeader });
-    const r1 = vmGet.requests.average / health.requests.average;
-    log(`R1: ${vmGet.requests.average.toFixed(0)} vs ${health.requests.average.toFixed(0)} req/s (non-2xx: ${vmGet.non2xx})`);
+    const rounds: { health: number; vm: number; ratio: number; non2xx: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const health = await cannon({ url: `${base}/healthz`, connections: conns, duration: Math.max(1, seconds / 2) });
+      const vm = await cannon({ url: vmUrl, connections: conns, duration: Math.max(1, seconds / 2), headers: keyHeader });
+      rounds.push({ health: health.requests.average, vm: vm.requests.average, ratio: vm.requests.average / health.requests.average, non2xx: vm.non2xx });
+    }
+    const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[1];
+    const r1 = median.ratio;
+    log(`R1: rounds ${rounds.map((r) => `${r.vm.toFixed(0)}/${r.health.toFixed(0)}=${r.ratio.toFixed(2)}`).join(', ')} (non-2xx: ${rounds.reduce((n, r) => n + r.non2xx, 0)})`);
 
     // L1: a page of 50 of the user's 100 VMs among all the others.
     const listUrl = `${base}/api/vms/?page_size=50`;
@@ -233,12 +240,17 @@ async function main(): Promise<void> {
     const badChecksum = `${seeded.userKey.slice(0, -1)}${seeded.userKey.endsWith('A') ? 'B' : 'A'}`;
     const swallow = (p: Promise<unknown>) => p.catch(() => undefined);
     const batches = quick ? 50 : 200;
+    // And once more with the read cache off: the key read from the database every time.
+    const uncachedDb = openDatabase(db.url, { pool: 2, readCache: false });
+    const uncached = new Authenticator({ config, db: uncachedDb } as AppContext);
     const v1 = {
       valid: await medianMicros(() => auth.byKey(seeded.userKey, '127.0.0.1'), batches, 100),
+      validUncached: await medianMicros(() => uncached.byKey(seeded.userKey, '127.0.0.1'), batches, 100),
       badChecksum: await medianMicros(() => swallow(auth.byKey(badChecksum, '127.0.0.1')), batches, 100),
       unknownPrefix: await medianMicros(() => swallow(auth.byKey(unknown, '127.0.0.1')), batches, 100),
     };
     await verifyDb.destroy();
+    await uncachedDb.destroy();
     log(`V1: ${JSON.stringify(v1)}`);
 
     // Z1: requests that succeed with a key after its DELETE returned.
@@ -262,7 +274,8 @@ async function main(): Promise<void> {
     const rows = [
       { id: 'R1', what: 'GET /api/vms/{id}/ with X-API-KEY ÷ GET /healthz (req/s)', value: r1, unit: '', target: sqlite ? 0.6 : 0.4, cmp: '>=' },
       { id: 'L1', what: 'p99 of GET /api/vms/?page_size=50, own-objects key, 32 connections', value: l1, unit: 'ms', target: 10, cmp: '<=' },
-      { id: 'V1', what: 'median key verification in-process, valid key', value: v1.valid, unit: 'µs', target: 20, cmp: '<=' },
+      { id: 'V1', what: 'median key verification in-process, valid key (read cache on, as served)', value: v1.valid, unit: 'µs', target: sqlite ? 20 : null, cmp: sqlite ? '<=' : '' },
+      { id: 'V1d', what: 'median key verification, valid key, read cache off (database read each time)', value: v1.validUncached, unit: 'µs', target: sqlite ? 20 : null, cmp: sqlite ? '<=' : '' },
       { id: 'V1b', what: 'median key verification, bad checksum', value: v1.badChecksum, unit: 'µs', target: null, cmp: '' },
       { id: 'V1u', what: 'median key verification, unknown prefix', value: v1.unknownPrefix, unit: 'µs', target: null, cmp: '' },
       { id: 'Z1', what: 'successes with a key after its DELETE returned, 64 connections', value: z1.after, unit: '', target: 0, cmp: '==' },
@@ -287,7 +300,7 @@ async function main(): Promise<void> {
       at: new Date().toISOString(), dialect, quick, sizes, seedSeconds,
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version },
       figures: Object.fromEntries(rows.map((r) => [r.id, { value: r.value, unit: r.unit, target: r.target, holds: holds(r) }])),
-      detail: { healthRps: health.requests.average, vmGetRps: vmGet.requests.average, listRps: list.requests.average, z1 },
+      detail: { r1Rounds: rounds, listRps: list.requests.average, z1 },
     };
     const file = path.join(resultsDir, `${dialect}${quick ? '-quick' : ''}.json`);
     fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
