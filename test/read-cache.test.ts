@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openDatabase, requestArrived } from '../src/server/db/index.js';
 import { migrateToLatest } from '../src/server/db/migrate.js';
-import { prepared } from '../src/server/db/prepared.js';
+import { memoizedRead, prepared } from '../src/server/db/prepared.js';
 import { buildTestApp, freshDatabaseUrl } from './helpers.js';
 
 const byName = prepared((q, username: string) => q.selectFrom('users').select(['id', 'username', 'is_active']).where('username', '=', username), { memo: true });
@@ -111,6 +111,27 @@ describe('SQLite read cache', () => {
     expect(inside).toBe(0);
     expect(await outside).toBe(1);
     expect(await activeOf('ada')).toBe(1);
+  });
+
+  it('keeps a read made of several queries the same way, frozen through', async () => {
+    let reads = 0;
+    const both = memoizedRead(async (q, a: string, b: string) => {
+      reads++;
+      return { rows: [(await plain(q, a)).rows[0] ?? null, (await plain(q, b)).rows[0] ?? null] };
+    });
+    const first = await both(db.kysely, 'ada', 'bob');
+    expect(await both(db.kysely, 'ada', 'bob')).toBe(first);
+    expect(reads).toBe(1);
+    expect(Object.isFrozen(first.rows) && Object.isFrozen(first.rows[0])).toBe(true);
+    await addUser('bob');
+    const second = await both(db.kysely, 'ada', 'bob');
+    expect(reads).toBe(2);
+    expect(second.rows[1]).toMatchObject({ username: 'bob' });
+    // Inside a transaction it always reads, and keeps nothing.
+    await db.kysely.transaction().execute(async (t) => {
+      await both(t, 'ada', 'bob');
+    });
+    expect(reads).toBe(3);
   });
 
   it('keeps nothing when turned off', async () => {

@@ -89,6 +89,37 @@ export function preparedVariants<A extends Arg[], R>(build: (q: Q, variant: stri
   };
 }
 
+/**
+ * A read made of several queries (and the objects built from them), kept as `memo` queries are:
+ * while the version of the database it was read at holds, and never inside a transaction. The
+ * result is frozen through and through, as every caller shares it.
+ */
+export function memoizedRead<A extends Arg[], R>(read: (q: Kysely<Database>, ...args: A) => Promise<R>) {
+  const memo = new Map<string, { version: string; result: R }>();
+  return (q: Kysely<Database>, ...args: A): Promise<R> => {
+    const versionOf = q.isTransaction ? undefined : versions.get(q.getExecutor().adapter);
+    if (!versionOf) return read(q, ...args);
+    const version = versionOf();
+    const key = memoKey(args);
+    const hit = memo.get(key);
+    if (hit && hit.version === version) return Promise.resolve(hit.result);
+    return read(q, ...args).then((result) => {
+      if (memo.size >= MEMO_ENTRIES) memo.clear();
+      memo.set(key, { version, result: deepFreeze(result) });
+      return result;
+    });
+  };
+}
+
+/** Freezes plain data (objects and arrays of values, never cycles), all the way down. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** A query of one shape: see preparedVariants. */
 export function prepared<A extends Arg[], R>(build: (q: Q, ...args: A) => Compilable<R>, opts: { memo?: boolean } = {}) {
   const run = preparedVariants<A, R>((q, _variant, ...args) => build(q, ...args), opts);
