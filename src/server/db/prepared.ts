@@ -30,7 +30,9 @@ const versions = new WeakMap<object, () => string>();
  * while the version is still the same, so only while nothing can have changed since. Reads inside a
  * transaction neither keep nor take answers (they may see, or must see, uncommitted writes). Rows
  * are frozen, as every caller shares them. Only for SQLite: PostgreSQL has other clients this
- * process cannot see the writes of.
+ * process cannot see the writes of. A query marked `memo` must depend on nothing but the database
+ * and its arguments: never on the clock (pass the time as an argument, or judge it in code, as the
+ * key check does with `expires_at`).
  */
 export function memoizeReads(db: Kysely<Database>, version: () => string): void {
   versions.set(db.getExecutor().adapter, version);
