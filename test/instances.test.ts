@@ -241,6 +241,9 @@ describe.skipIf(!reachable)(`two server instances on one PostgreSQL database${re
     while (held.length === 0) {
       if (Date.now() > end) throw new Error('instance A never held a lease while transitions were in flight');
       process.kill(a.pid, 'SIGSTOP');
+      // What A sent before it stopped (a commit that releases a lease, say) still reaches PostgreSQL:
+      // let that land before reading what A holds.
+      await sleep(100);
       // A lease with some time left, so that it surely outlives the checks below.
       held = await db.query('select id, object_id, action, lease_until from transitions where lease_owner = $1 and lease_until > $2', [aWorker, new Date(Date.now() + 300).toISOString()]);
       attempts += 1;
