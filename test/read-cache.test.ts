@@ -155,6 +155,22 @@ describe('SQLite read cache', () => {
 });
 
 describe.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL', () => {
+  it('runs the queries Kysely sends as named statements, planned once per connection', async () => {
+    const fresh = await freshDatabaseUrl();
+    const pgDb = openDatabase(fresh.url, { pool: 1 });
+    try {
+      await migrateToLatest(pgDb.kysely);
+      for (let i = 0; i < 3; i++) expect((await plain(pgDb.kysely, `u${i}`)).rows).toEqual([]);
+      const { rows } = await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(pgDb.kysely);
+      const mine = rows.filter((r) => r.statement.includes('"username" = $1'));
+      expect(mine).toHaveLength(1);
+      expect(mine[0].name).toMatch(/^svm_[0-9a-f]{24}$/);
+    } finally {
+      await pgDb.destroy();
+      await fresh.drop();
+    }
+  });
+
   it('always reads: other clients write unseen', async () => {
     const fresh = await freshDatabaseUrl();
     const pgDb = openDatabase(fresh.url);

@@ -1,4 +1,5 @@
 // The Kysely instance: SQLite (better-sqlite3, the embedded default) or PostgreSQL (pg).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -30,7 +31,10 @@ export function openDatabase(url: string, opts: { pool?: number; readCache?: boo
     // pool hears its idle clients; a client in use (checked out by Kysely) needs its own listener.
     // Either way the query in flight fails with the error (→ 503), and the pool drops the client.
     pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      preparedOn(client);
+    });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: 'postgres', destroy: () => kysely.destroy() };
   }
@@ -44,6 +48,36 @@ export function openDatabase(url: string, opts: { pool?: number; readCache?: boo
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
   if (opts.readCache ?? true) memoizeReads(kysely, statements.version);
   return { kysely, dialect: 'sqlite', destroy: () => kysely.destroy() };
+}
+
+const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+const MAX_NAMED_PER_CONNECTION = 500;
+const statementNames = new Map<string, string>();
+
+/**
+ * PostgreSQL plans a statement each time its text arrives; a named (prepared) statement is planned
+ * once per connection and then only bound and run. Kysely sends `(text, values)`: the queries and
+ * changes it sends that way go as named statements, named by their text's hash. A connection names
+ * at most MAX_NAMED_PER_CONNECTION statements (the portal has far fewer shapes; text with values
+ * written into it would otherwise grow without end).
+ */
+function preparedOn(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (config: unknown, values?: unknown) => unknown;
+  const named = new Set<string>();
+  (client as { query: unknown }).query = (config: unknown, values?: unknown) => {
+    if (typeof config !== 'string' || !Array.isArray(values) || !PREPARABLE.test(config)) return query(config, values);
+    let name = statementNames.get(config);
+    if (!name) {
+      name = `svm_${createHash('sha256').update(config).digest('hex').slice(0, 24)}`;
+      if (statementNames.size >= 10_000) statementNames.clear();
+      statementNames.set(config, name);
+    }
+    if (!named.has(name)) {
+      if (named.size >= MAX_NAMED_PER_CONNECTION) return query(config, values);
+      named.add(name);
+    }
+    return query({ name, text: config, values });
+  };
 }
 
 let arrivals = 0;
