@@ -84,8 +84,7 @@ function tooMany(what: string): AppError {
 export class RateLimits {
   constructor(private readonly config: Pick<Config, 'rateLimit' | 'authFailLimit'>, readonly counter: Counter, private readonly onError: (err: unknown) => void = () => {}) {}
 
-  /** Counts a request of a key or a session user; 429 beyond SIMPLEVM_RATE_LIMIT a minute. */
-  /** Undefined (nothing to wait for) when the limit is off. */
+  /** Counts a request of a key or a session user; 429 beyond SIMPLEVM_RATE_LIMIT a minute; undefined (nothing to wait for) when the limit is off. */
   hitPrincipal(p: Principal): Promise<void> | undefined {
     if (this.config.rateLimit === 0) return undefined;
     // Named by key prefix and username, which stay unique however many databases share one Redis.

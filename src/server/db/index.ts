@@ -83,9 +83,9 @@ function preparedOn(client: pg.PoolClient): void {
 let arrivals = 0;
 
 /**
- * The server calls this as each request arrives, before anything reads the database for it. Reading SQLite's
- * `PRAGMA data_version` (did another process commit?) costs a lock on the shared WAL index, so it
- * is read at most once per request that arrived (and once per event-loop turn otherwise), not at
+ * The server calls this as each request arrives, before anything reads the database for it. Whether
+ * another process has committed (see otherCommitsProbe) costs a system call to find out, so it is
+ * asked at most once per request that arrived (and once per event-loop turn otherwise), not at
  * every query: whatever another process committed before a request arrived, that request sees;
  * what is committed while it runs, it may or may not see, as with any concurrent write.
  */
@@ -102,8 +102,7 @@ export function requestArrived(): void {
  *
  * `version()` changes whenever the database may have changed: at every statement that writes or
  * ends a transaction on this connection (counted here), and at every commit by another connection
- * or process (SQLite's `PRAGMA data_version`, read again once a request has arrived since it was
- * last read; see requestArrived).
+ * or process (otherCommitsProbe, asked again once a request has arrived since; see requestArrived).
  */
 function withStatementCache(sqlite: SQLite.Database) {
   const cache = new Map<string, ReturnType<typeof cached>>();
