@@ -5,6 +5,7 @@ import * as apiKeys from './migrations/202611260002-api-keys.js';
 import * as audit from './migrations/202611270001-audit.js';
 import * as cloudIds from './migrations/202611270002-cloud-ids.js';
 import * as oidc from './migrations/202611270003-oidc.js';
+import * as listOrder from './migrations/202611270004-list-order.js';
 
 const migrations: Record<string, Migration> = {
   '202611260001-initial': initial,
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '202611270001-audit': audit,
   '202611270002-cloud-ids': cloudIds,
   '202611270003-oidc': oidc,
+  '202611270004-list-order': listOrder,
 };
 
 class CodeMigrationProvider implements MigrationProvider {
