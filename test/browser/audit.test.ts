@@ -199,6 +199,11 @@ describe('audit log and key rotation in the web app', () => {
     // Both rows, both keys work; the old one now ends within a day.
     await keyRow(alicePage, successor).waitFor();
     await keyRow(alicePage, aliceKey).waitFor();
+    // Two rows of one name: their buttons still name which key they act on, by its prefix.
+    for (const k of [aliceKey, successor]) {
+      expect(await alicePage.getByRole('button', { name: `Rotate audit key (${k.slice(4, 12)})`, exact: true }).count()).toBe(1);
+      expect(await alicePage.getByRole('button', { name: `Delete audit key (${k.slice(4, 12)})`, exact: true }).count()).toBe(1);
+    }
     expect(await statusWith(aliceKey)).toBe(200);
     expect(await statusWith(successor)).toBe(200);
     const listed = (await t.http.get('/api/keys/', { as: alice.session })).data as { prefix: string; expires_at: string }[];

@@ -148,13 +148,13 @@ function ApiKeys({ onChange }: { onChange: () => void }) {
                 <td>{formatDate(k.expires_at)}</td>
                 <td>{formatDate(k.last_used_at)}</td>
                 <td className="row-actions">
-                  <button type="button" aria-label={`Rotate ${k.name}`} onClick={() => setRotating(k)}>
+                  <button type="button" aria-label={`Rotate ${k.name} (${k.prefix})`} onClick={() => setRotating(k)}>
                     Rotate
                   </button>
                   <button
                     type="button"
                     className="danger"
-                    aria-label={`Delete ${k.name}`}
+                    aria-label={`Delete ${k.name} (${k.prefix})`}
                     onClick={() => {
                       setDeleteError(null);
                       setDeleting(k);
