@@ -16,7 +16,7 @@ interface Entry<R> {
   query: CompiledQuery<R>;
   slots: number[];
   /** Answers by arguments, each with the database version it was read at. */
-  memo: Map<string, { version: string; result: QueryResult<R> }>;
+  memo: Memo<QueryResult<R>>;
 }
 
 /** The databases whose reads may be memoized, by their Kysely adapter: each gives its version. */
@@ -46,10 +46,33 @@ function memoKey(args: readonly Arg[]): string {
   return key;
 }
 
-function freeze<R>(result: QueryResult<R>): QueryResult<R> {
-  for (const row of result.rows) Object.freeze(row);
-  Object.freeze(result.rows);
-  return Object.freeze(result);
+type Memo<R> = Map<string, { version: string; result: R }>;
+
+/**
+ * `read()`, or its answer kept in `memo` while the database's version holds (see memoizeReads).
+ * What is kept is frozen all the way down, as every caller shares it.
+ */
+function remembered<R>(memo: Memo<R>, q: Q, args: readonly Arg[], read: () => Promise<R>): Promise<R> {
+  const versionOf = q.isTransaction ? undefined : versions.get(q.getExecutor().adapter);
+  if (!versionOf) return read();
+  const version = versionOf();
+  const key = memoKey(args);
+  const hit = memo.get(key);
+  if (hit && hit.version === version) return Promise.resolve(hit.result);
+  return read().then((result) => {
+    if (memo.size >= MEMO_ENTRIES) memo.clear();
+    memo.set(key, { version, result: deepFreeze(result) });
+    return result;
+  });
+}
+
+/** Freezes plain data (objects and arrays of values, never cycles), all the way down. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 const placeholder = (i: number) => `\u0000prepared-arg-${i}\u0000`;
@@ -76,18 +99,7 @@ export function preparedVariants<A extends Arg[], R>(build: (q: Q, variant: stri
     }
     const { query, slots, memo } = entry;
     const run = () => q.executeQuery<R>({ ...query, parameters: query.parameters.map((p, i) => (slots[i] >= 0 ? args[slots[i]] : p)) });
-    const versionOf = opts.memo && !q.isTransaction ? versions.get(adapter) : undefined;
-    if (!versionOf) return run();
-    const version = versionOf();
-    const key = memoKey(args);
-    const hit = memo.get(key);
-    if (hit && hit.version === version) return Promise.resolve(hit.result);
-    return run().then((result) => {
-      if (memo.size >= MEMO_ENTRIES) memo.clear();
-      const kept = freeze(result);
-      memo.set(key, { version, result: kept });
-      return kept;
-    });
+    return opts.memo ? remembered(memo, q, args, run) : run();
   };
 }
 
@@ -97,29 +109,8 @@ export function preparedVariants<A extends Arg[], R>(build: (q: Q, variant: stri
  * result is frozen through and through, as every caller shares it.
  */
 export function memoizedRead<A extends Arg[], R>(read: (q: Kysely<Database>, ...args: A) => Promise<R>) {
-  const memo = new Map<string, { version: string; result: R }>();
-  return (q: Kysely<Database>, ...args: A): Promise<R> => {
-    const versionOf = q.isTransaction ? undefined : versions.get(q.getExecutor().adapter);
-    if (!versionOf) return read(q, ...args);
-    const version = versionOf();
-    const key = memoKey(args);
-    const hit = memo.get(key);
-    if (hit && hit.version === version) return Promise.resolve(hit.result);
-    return read(q, ...args).then((result) => {
-      if (memo.size >= MEMO_ENTRIES) memo.clear();
-      memo.set(key, { version, result: deepFreeze(result) });
-      return result;
-    });
-  };
-}
-
-/** Freezes plain data (objects and arrays of values, never cycles), all the way down. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
+  const memo: Memo<R> = new Map();
+  return (q: Kysely<Database>, ...args: A): Promise<R> => remembered(memo, q, args, () => read(q, ...args));
 }
 
 /** A query of one shape: see preparedVariants. */
