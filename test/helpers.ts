@@ -5,7 +5,6 @@ import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { hashPassword } from '../src/server/auth/passwords.js';
 import { loadConfig } from '../src/server/config.js';
-import { openDatabase } from '../src/server/db/index.js';
 import { insertProject, upsertMembership } from '../src/server/modules/projects/projects.repository.js';
 import { insertUser } from '../src/server/modules/users/users.repository.js';
 import { type Portal, createPortal } from '../src/server/portal.js';
@@ -54,8 +53,8 @@ export async function buildTestApp(env: Record<string, string> = {}, opts: { wor
     ...env,
     DATABASE_URL: fresh.url,
   });
-  const db = openDatabase(config.databaseUrl, { pool: config.dbPool, readCache: config.readCache });
-  const portal = await createPortal(config, { db });
+  // The portal opens its database as `serve` does, and closes it with itself.
+  const portal = await createPortal(config);
   if (opts.worker !== false) portal.startWorker();
   const http = new Http(portal);
   const close = portal.close.bind(portal);
@@ -64,7 +63,6 @@ export async function buildTestApp(env: Record<string, string> = {}, opts: { wor
     factory: new Factory(portal, http),
     close: async () => {
       await close();
-      await db.destroy();
       await fresh.drop();
     },
   });

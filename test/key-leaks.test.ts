@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checksumOf } from '../src/server/auth/key-format.js';
 import { loadConfig } from '../src/server/config.js';
-import { type Db, openDatabase } from '../src/server/db/index.js';
+import type { Db } from '../src/server/db/index.js';
 import { createPortal, type Portal } from '../src/server/portal.js';
 import { ALL_SCOPES, Factory, Http, freshDatabaseUrl, type TestUser, unique } from './helpers.js';
 import { tempDir } from './process.js';
@@ -49,8 +49,8 @@ async function start(databaseUrl: string): Promise<Run> {
     // Low enough to be reached at the end of the scenario, so that a 429 is part of it.
     SIMPLEVM_AUTH_FAIL_LIMIT: '12',
   });
-  const db = openDatabase(config.databaseUrl, { pool: config.dbPool, readCache: config.readCache });
-  const portal = await createPortal(config, { db, logStream: { write: (line: string) => void logs.push(line) } });
+  const portal = await createPortal(config, { logStream: { write: (line: string) => void logs.push(line) } });
+  const db = portal.ctx.db;
   portal.startWorker();
   await portal.app.listen({ host: '127.0.0.1', port: 0 });
   const http = new Http(portal);
@@ -63,7 +63,6 @@ async function start(databaseUrl: string): Promise<Run> {
       if (closed) return;
       closed = true;
       await portal.close();
-      await db.destroy();
     },
   };
   cleanups.push(run.close);

@@ -14,7 +14,6 @@ import { sql } from 'kysely';
 import type { DestinationStream } from 'pino';
 import { Authenticator, presentedKey } from './auth/authenticate.js';
 import { maskKeys } from './auth/key-format.js';
-
 import type { Principal } from './auth/principal.js';
 import { createRateLimits } from './auth/rate-limit.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';

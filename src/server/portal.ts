@@ -20,7 +20,8 @@ export interface Portal {
 }
 
 export function createCloud(config: Config, db: Db): CloudProvider {
-  if (config.cloud === 'openstack' && config.openstack) return new OpenStackProvider(db.kysely, config.openstack);
+  // loadConfig gives `openstack` settings exactly when SIMPLEVM_CLOUD=openstack.
+  if (config.openstack) return new OpenStackProvider(db.kysely, config.openstack);
   return new SimulatedProvider(db.kysely, config.simDelayMs);
 }
 

@@ -3,7 +3,7 @@ import { type Kysely, type SqlBool, type Transaction, sql } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
 import type { Dialect } from '../../db/index.js';
 import { totalFromPage } from '../../db/paging.js';
-import { preparedVariants } from '../../db/prepared.js';
+import { memoizedRead, preparedVariants } from '../../db/prepared.js';
 import { objectReach, reachFrom, reachVariant } from '../../db/reach.js';
 import type { Database, Vm } from '../../db/types.js';
 
@@ -48,7 +48,7 @@ function listFrom(q: Q, variant: string, ...[userId, reachProject, projectId, st
 }
 
 const countVms = preparedVariants((q: Q, variant: string, ...args: ListArgs) =>
-  listFrom(q, variant, ...args).select((eb) => eb.fn.countAll<number>().as('n')), { memo: true });
+  listFrom(q, variant, ...args).select((eb) => eb.fn.countAll<number>().as('n')));
 
 const pageOfVms = preparedVariants((q: Q, variant: string, ...args: [...ListArgs, limit: number, offset: number]) =>
   listFrom(q, variant, ...(args.slice(0, 5) as ListArgs))
@@ -56,7 +56,7 @@ const pageOfVms = preparedVariants((q: Q, variant: string, ...args: [...ListArgs
     .orderBy('vms.created_at', 'desc')
     .orderBy('vms.openstack_id')
     .limit(args[5])
-    .offset(args[6]), { memo: true });
+    .offset(args[6]));
 
 export async function listVms(q: Q, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; rows: VmRow[] }> {
   const variant = listVariant(reach, f);
@@ -89,7 +89,7 @@ export async function isVmReachable(q: Q, reach: Reach, id: string): Promise<boo
 }
 
 const volumesOf = preparedVariants((q: Q, variant: string, ...ids: string[]) =>
-  q.selectFrom('volumes').select(['openstack_id', 'attached_to']).where('attached_to', 'in', ids.slice(0, Number(variant))).orderBy('openstack_id'), { memo: true });
+  q.selectFrom('volumes').select(['openstack_id', 'attached_to']).where('attached_to', 'in', ids.slice(0, Number(variant))).orderBy('openstack_id'));
 
 export async function attachedVolumes(q: Q, vmIds: string[]): Promise<Map<string, string[]>> {
   const map = new Map<string, string[]>();
@@ -97,6 +97,40 @@ export async function attachedVolumes(q: Q, vmIds: string[]): Promise<Map<string
   const rows = (await volumesOf(q, String(vmIds.length), ...vmIds)).rows;
   for (const r of rows) if (r.attached_to) map.set(r.attached_to, [...(map.get(r.attached_to) ?? []), r.openstack_id]);
   return map;
+}
+
+/** A VM as the API shows it: without its owner's id and size, with its attached volumes. */
+export type VmView = Omit<VmRow, 'owner_id' | 'vcpus' | 'ram_gb'> & { volumes: string[] };
+
+async function withVolumes(q: Q, rows: VmRow[]): Promise<VmView[]> {
+  const volumes = await attachedVolumes(q, rows.map((r) => r.openstack_id));
+  // Written out (not `...rest`): one object shape for every VM, which keeps serializing a page fast.
+  return rows.map((vm) => ({
+    openstack_id: vm.openstack_id, name: vm.name, project_id: vm.project_id, owner: vm.owner, image_name: vm.image_name,
+    flavor_name: vm.flavor_name, status: vm.status, task_state: vm.task_state, fixed_ip: vm.fixed_ip, fault: vm.fault,
+    volumes: volumes.get(vm.openstack_id) ?? [], created_at: vm.created_at, updated_at: vm.updated_at,
+  }));
+}
+
+// The reads behind GET /vms/ and GET /vms/{id}/, each kept whole while the database is unchanged
+// (memoizedRead): the reach travels as its variant and values, like a prepared query's arguments.
+const vmPage = memoizedRead(async (q, variant: string, userId: number, reachProject: number, projectId: number | null, status: string | null, text: string | null, page: number, pageSize: number) => {
+  const filters: VmFilters = { projectId: projectId ?? undefined, status: status ?? undefined, text: text ?? undefined };
+  const { count, rows } = await listVms(q, reachFrom(variant, userId, reachProject), filters, page, pageSize);
+  return { count, results: await withVolumes(q, rows) };
+});
+
+const vmView = memoizedRead(async (q, variant: string, userId: number, reachProject: number, id: string) => {
+  const vm = await findVm(q, reachFrom(variant, userId, reachProject), id);
+  return vm ? (await withVolumes(q, [vm]))[0] : null;
+});
+
+export function listVmViews(q: Kysely<Database>, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmView[] }> {
+  return vmPage(q, reachVariant(reach), reach.userId, reach.projectId ?? 0, f.projectId ?? null, f.status ?? null, f.text ?? null, page, pageSize);
+}
+
+export function findVmView(q: Kysely<Database>, reach: Reach, id: string): Promise<VmView | null> {
+  return vmView(q, reachVariant(reach), reach.userId, reach.projectId ?? 0, id);
 }
 
 export async function insertVm(trx: Transaction<Database>, vm: Vm): Promise<void> {

@@ -1,12 +1,8 @@
 // The rules for VMs: creation within quota, actions that fit the state, durable transitions.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { reachOf } from '../../auth/policy.js';
 import type { Principal } from '../../auth/principal.js';
 import { type AppContext, nowIso } from '../../context.js';
-import { memoizedRead } from '../../db/prepared.js';
-import { reachFrom, reachVariant } from '../../db/reach.js';
-import type { Database } from '../../db/types.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { type RebootType, type VmAction, vmDuring } from '../../transitions/states.js';
 import { queueTransition } from '../../transitions/queue.js';
@@ -15,40 +11,14 @@ import { auditedTransaction } from '../audit/audit.service.js';
 import { findFlavor, imageExists } from '../catalog/catalog.repository.js';
 import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
 import { isActiveSnapshotImage } from '../snapshots/snapshots.repository.js';
-import { type VmFilters, type VmRow, attachedVolumes, findVm, insertVm, listVms, setVmState } from './vms.repository.js';
-
-export type VmView = Omit<VmRow, 'owner_id' | 'vcpus' | 'ram_gb'> & { volumes: string[] };
-
-async function withVolumes(q: Kysely<Database>, rows: VmRow[]): Promise<VmView[]> {
-  const volumes = await attachedVolumes(q, rows.map((r) => r.openstack_id));
-  // Written out (not `...rest`): one object shape for every VM, which keeps serializing a page fast.
-  return rows.map((vm) => ({
-    openstack_id: vm.openstack_id, name: vm.name, project_id: vm.project_id, owner: vm.owner, image_name: vm.image_name,
-    flavor_name: vm.flavor_name, status: vm.status, task_state: vm.task_state, fixed_ip: vm.fixed_ip, fault: vm.fault,
-    volumes: volumes.get(vm.openstack_id) ?? [], created_at: vm.created_at, updated_at: vm.updated_at,
-  }));
-}
-
-// The reads behind GET /vms/ and GET /vms/{id}/, kept while the database is unchanged (memoizedRead).
-const vmPage = memoizedRead(async (q, variant: string, userId: number, reachProject: number, projectId: number | null, status: string | null, text: string | null, page: number, pageSize: number) => {
-  const filters: VmFilters = { projectId: projectId ?? undefined, status: status ?? undefined, text: text ?? undefined };
-  const { count, rows } = await listVms(q, reachFrom(variant, userId, reachProject), filters, page, pageSize);
-  return { count, results: await withVolumes(q, rows) };
-});
-
-const vmView = memoizedRead(async (q, variant: string, userId: number, reachProject: number, id: string) => {
-  const vm = await findVm(q, reachFrom(variant, userId, reachProject), id);
-  return vm ? (await withVolumes(q, [vm]))[0] : null;
-});
+import { type VmFilters, type VmView, findVm, findVmView, insertVm, listVmViews, setVmState } from './vms.repository.js';
 
 export function listVmsFor(ctx: AppContext, p: Principal, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmView[] }> {
-  const r = reachOf(p);
-  return vmPage(ctx.db.kysely, reachVariant(r), r.userId, r.projectId ?? 0, f.projectId ?? null, f.status ?? null, f.text ?? null, page, pageSize);
+  return listVmViews(ctx.db.kysely, reachOf(p), f, page, pageSize);
 }
 
 export async function getVm(ctx: AppContext, p: Principal, id: string): Promise<VmView> {
-  const r = reachOf(p);
-  const vm = isPlausibleId(id) ? await vmView(ctx.db.kysely, reachVariant(r), r.userId, r.projectId ?? 0, id) : null;
+  const vm = isPlausibleId(id) ? await findVmView(ctx.db.kysely, reachOf(p), id) : null;
   if (!vm) throw notFound('No such VM.');
   return vm;
 }
