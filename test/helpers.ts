@@ -2,12 +2,12 @@
 // database when TEST_DATABASE_URL is set), driven through real HTTP handling with inject().
 import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
-import pg from 'pg';
 import { hashPassword } from '../src/server/auth/passwords.js';
 import { loadConfig } from '../src/server/config.js';
 import { insertProject, upsertMembership } from '../src/server/modules/projects/projects.repository.js';
 import { insertUser } from '../src/server/modules/users/users.repository.js';
 import { type Portal, createPortal } from '../src/server/portal.js';
+import { freshPgDatabase } from './pg.js';
 
 export const PASSWORD = 'correct horse battery staple';
 let passwordHash: Promise<string> | null = null;
@@ -16,22 +16,8 @@ let passwordHash: Promise<string> | null = null;
 export async function freshDatabaseUrl(): Promise<{ url: string; drop: () => Promise<void> }> {
   const base = process.env.TEST_DATABASE_URL;
   if (!base) return { url: ':memory:', drop: async () => {} };
-  const name = `svm_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  const { url, drop } = await freshPgDatabase('svm_test', base);
+  return { url, drop };
 }
 
 export interface TestPortal extends Portal {
