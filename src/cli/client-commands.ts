@@ -9,10 +9,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { maskKeys } from '../server/auth/key-format.js';
+import { VOLUME_BUSY } from '../server/transitions/states.js';
 import { type ApiError, type Me, type Page, type Project, type SimpleVmClient, type Snapshot, type Vm, type Volume, createClient, toApiError } from '../client/index.js';
-import { type Column, type Env, type Paint, type Stream, clean, colorWanted, details, paint, progress, table } from './client-output.js';
+import { type Column, type Env, type Paint, type Stream, clean, colorWanted, details, firstLine, paint, progress, table } from './client-output.js';
 
 /** Exit statuses of the client commands; docs/scripting.md lists them. */
 export const EXIT = {
@@ -140,7 +141,7 @@ class CliError extends Error {
 const usage = (message: string) => new CliError(EXIT.usage, message, true);
 
 /** Where the key and URL are kept between commands. */
-export function configPath(env: Env): string {
+function configPath(env: Env): string {
   if (env.SIMPLEVM_CONFIG) return env.SIMPLEVM_CONFIG;
   const base = env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config');
   return path.join(base, 'simplevm', 'config.json');
@@ -208,11 +209,9 @@ const shownUrl = (raw: string) => {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 };
 
-const KEY_SHAPE = /svm_([A-Za-z0-9]{8})_[A-Za-z0-9]{38}/g;
-
-/** Last line of defence: the key, or anything shaped like one, never leaves in our output. */
+/** Last line of defence: the key, or anything shaped like one (whole or cut short), never leaves in our output. */
 function redact(text: string, key: string | undefined): string {
-  let out = text.replace(KEY_SHAPE, 'svm_$1_…');
+  let out = maskKeys(text);
   if (key && key.length >= 8) out = out.split(key).join('(the API key)');
   return out;
 }
@@ -429,8 +428,7 @@ async function vmCommand(ctx: Ctx, sub: string): Promise<void> {
 
 // ---- volumes ----
 
-const BUSY_VOLUME = new Set(['creating', 'attaching', 'detaching', 'extending', 'deleting']);
-const volumeBusy = (x: Volume) => BUSY_VOLUME.has(x.status);
+const volumeBusy = (x: Volume) => VOLUME_BUSY.includes(x.status);
 
 function volumeLine(ctx: Ctx, x: Volume): string {
   const where = x.attached_to ? ` on VM ${clean(x.attached_to)}${x.device ? ` as ${clean(x.device)}` : ''}` : '';
@@ -634,15 +632,6 @@ function meDetails(ctx: Ctx, me: Me): string {
 }
 
 // ---- login ----
-
-async function firstLine(stdin: Io['stdin']): Promise<string> {
-  const rl = createInterface({ input: stdin });
-  for await (const line of rl) {
-    rl.close();
-    return line;
-  }
-  return '';
-}
 
 /** Reads a line from the terminal without echoing it. */
 function hiddenLine(io: Io, prompt: string): Promise<string> {

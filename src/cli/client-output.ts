@@ -1,5 +1,7 @@
 // What the client commands print: tables and detail views for people, colour only where it is
-// welcome (a terminal, no NO_COLOR), a spinner on a terminal and plain progress lines elsewhere.
+// welcome (a terminal, no NO_COLOR), a spinner on a terminal and plain progress lines elsewhere;
+// and reading a line from stdin.
+import { createInterface } from 'node:readline';
 
 export interface Stream {
   write(text: string): unknown;
@@ -79,7 +81,7 @@ export function details(fields: Array<[string, unknown, ((text: string) => strin
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-export interface Progress {
+interface Progress {
   /** The current state, e.g. `BUILD (spawning)`; plain output prints a line only when it changes. */
   update(state: string): void;
   stop(): void;
@@ -90,6 +92,7 @@ export interface Progress {
  * change of state otherwise (so logs and CI output stay readable); nothing when `quiet`.
  */
 export function progress(stderr: Stream, label: string, opts: { quiet: boolean; p: Paint }): Progress {
+  if (opts.quiet) return { update() {}, stop() {} };
   const started = Date.now();
   let state = '';
   if (stderr.isTTY) {
@@ -113,10 +116,20 @@ export function progress(stderr: Stream, label: string, opts: { quiet: boolean; 
   return {
     update(s) {
       const next = clean(s);
-      if (next === state || opts.quiet) return;
+      if (next === state) return;
       state = next;
       stderr.write(`${label}: ${state}\n`);
     },
     stop() {},
   };
+}
+
+/** The first line of an input (stdin), without its line ending; '' when it ends first. */
+export async function firstLine(input: NodeJS.ReadableStream): Promise<string> {
+  const rl = createInterface({ input });
+  for await (const line of rl) {
+    rl.close();
+    return line;
+  }
+  return '';
 }

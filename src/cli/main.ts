@@ -1,5 +1,4 @@
 // The `simplevm` command (spec §1): serve, migrate, and the admin commands.
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { generatePassword, hashPassword } from '../server/auth/passwords.js';
 import { DEFAULT_QUOTA, bootstrapIfEmpty } from '../server/bootstrap.js';
@@ -9,6 +8,7 @@ import { migrateToLatest } from '../server/db/migrate.js';
 import { findProjectByIdOrName, insertProject, upsertMembership } from '../server/modules/projects/projects.repository.js';
 import { findUserByName, insertUser, updateUserFlags } from '../server/modules/users/users.repository.js';
 import { CLIENT_USAGE, isClientCommand, runClientCommand } from './client-commands.js';
+import { firstLine } from './client-output.js';
 
 class UsageError extends Error {}
 class CommandError extends Error {}
@@ -25,15 +25,6 @@ const USERNAME = /^[A-Za-z0-9_.@+-]{1,150}$/;
 
 function out(json: boolean, obj: Record<string, unknown>, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(obj)}\n` : `${text}\n`);
-}
-
-async function readFirstLine(): Promise<string> {
-  const rl = createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    rl.close();
-    return line;
-  }
-  return '';
 }
 
 function count(value: string | undefined, name: string, fallback: number): number {
@@ -123,7 +114,7 @@ async function main(argv: string[]): Promise<void> {
     if (!name || rest.length !== 1) throw new UsageError('user create takes one NAME');
     if (!USERNAME.test(name)) throw new UsageError('NAME may have letters, digits and _ . @ + - (at most 150)');
     const fromStdin = values['password-stdin'] === true;
-    const password = fromStdin ? await readFirstLine() : generatePassword();
+    const password = fromStdin ? await firstLine(process.stdin) : generatePassword();
     if (password.length === 0) throw new CommandError('the password on stdin is empty');
     const passwordHash = await hashPassword(password);
     const user = await withDb(async (db) => {
