@@ -68,13 +68,15 @@ describe('a portal with single sign-on whose provider is down, and passwords off
       SIMPLEVM_OIDC_REDIRECT_URL: 'http://127.0.0.1:8000/api/auth/oidc/callback',
       SIMPLEVM_OIDC_NAME: 'Campus login',
       SIMPLEVM_LOCAL_LOGIN: 'false',
+      // A refused password login is not a failed authentication: it must never reach this limit.
+      SIMPLEVM_AUTH_FAIL_LIMIT: '2',
     });
   });
   afterAll(() => t.close());
 
-  it('refuses every password login with 403 permission_denied, JSON or form', async () => {
+  it('refuses every password login with 403 permission_denied, JSON or form, without counting it as a failure', async () => {
     await t.factory.project(); // a database with something in it
-    for (const form of [false, true]) {
+    for (const form of [false, true, false, true]) {
       const res = await t.http.post('/api/auth/login', { body: { username: 'admin', password: 'whatever' }, form });
       expect(res.statusCode).toBe(403);
       expect(res.data).toEqual({ code: 'permission_denied', detail: 'Password login is switched off on this portal; log in with Campus login.' });

@@ -14,7 +14,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a local account; sets the session cookie.
-         * @description With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every call answers 403 `permission_denied`.
+         * @description With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every well-formed call answers 403 `permission_denied`.
          */
         post: operations["login"];
         delete?: never;

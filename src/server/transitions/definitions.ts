@@ -1,6 +1,6 @@
 // What each transition asks of the cloud, how it knows it is done, and the end state it writes.
 import type { Transaction } from 'kysely';
-import type { CloudProvider } from '../cloud/provider.js';
+import type { CloudProvider, CloudVolume } from '../cloud/provider.js';
 import type { Database, Transition } from '../db/types.js';
 import { finishSnapshot, finishVm, finishVolume } from './transitions.repository.js';
 import { VM_TARGET, type VmAction } from './states.js';
@@ -79,9 +79,9 @@ const volumeCreate: TransitionDefinition = {
 
 function volumeChange(
   call: TransitionDefinition['call'],
-  isDone: (v: NonNullable<Awaited<ReturnType<CloudProvider['getVolume']>>>, params: Record<string, unknown>) => boolean,
+  isDone: (v: CloudVolume, params: Record<string, unknown>) => boolean,
   /** The change can no longer happen (its VM is gone): the volume's state as it is now ends it. */
-  isMoot?: (cloud: CloudProvider, v: NonNullable<Awaited<ReturnType<CloudProvider['getVolume']>>>, params: Record<string, unknown>) => Promise<boolean>,
+  isMoot?: (cloud: CloudProvider, v: CloudVolume, params: Record<string, unknown>) => Promise<boolean>,
 ): TransitionDefinition {
   return {
     call,

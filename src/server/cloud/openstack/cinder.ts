@@ -1,11 +1,10 @@
 // Cinder v3 volumes at microversion 3.42 (Cinder since Pike), the first that extends volumes in use.
-import { OpenStackHttpError } from './errors.js';
+import { isNotFound } from './errors.js';
 import { type CinderVolume, CinderVolumeBody, CinderVolumeList } from './schemas.js';
 import { type OpenStackSession, nextLink } from './session.js';
 
 export const CINDER_MICROVERSION = 'volume 3.42';
 
-const isNotFound = (err: unknown) => err instanceof OpenStackHttpError && err.status === 404;
 
 export class CinderApi {
   constructor(private readonly s: OpenStackSession) {}

@@ -45,3 +45,6 @@ export class OpenStackResponseError extends OpenStackError {}
 export function httpStatusOf(err: unknown): number | null {
   return err instanceof OpenStackHttpError ? err.status : null;
 }
+
+/** Whether the cloud answered 404: the object is not (or no longer) there. */
+export const isNotFound = (err: unknown): boolean => httpStatusOf(err) === 404;

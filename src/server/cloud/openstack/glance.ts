@@ -1,5 +1,5 @@
 // Glance v2 images: lists follow `next`; properties such as simplevm_id filter as query parameters.
-import { OpenStackHttpError } from './errors.js';
+import { isNotFound } from './errors.js';
 import { type GlanceImage, GlanceImageList, GlanceImage as GlanceImageSchema } from './schemas.js';
 import type { OpenStackSession } from './session.js';
 
@@ -15,7 +15,7 @@ export class GlanceApi {
     try {
       return (await this.s.request('image', 'GET', `/v2/images/${encodeURIComponent(id)}`, { schema: GlanceImageSchema })).body;
     } catch (err) {
-      if (err instanceof OpenStackHttpError && err.status === 404) return null;
+      if (isNotFound(err)) return null;
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 // Nova (compute) at one microversion, 2.89: servers, their actions, flavors and volume attachments.
-import { OpenStackHttpError } from './errors.js';
+import { isNotFound } from './errors.js';
 import {
   type NovaFlavor, NovaFlavorList, NovaImageCreated, type NovaServer, NovaServerBody, NovaServerCreated, NovaServerList, NovaVolumeAttachment,
 } from './schemas.js';
@@ -18,7 +18,6 @@ export type ServerAction =
   | { 'os-start': null }
   | { reboot: { type: 'SOFT' | 'HARD' } };
 
-const isNotFound = (err: unknown) => err instanceof OpenStackHttpError && err.status === 404;
 
 /** A regular expression matching exactly `name` (Nova's `name` filter is a regex). */
 export const exactName = (name: string) => `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;

@@ -27,10 +27,13 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 
 const REBOOTING = ['rebooting', 'reboot_pending', 'reboot_started', 'rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'];
 
-/** Why a create failed for good, or null when it may work on another try (5xx, timeouts, 401, 429). */
+/**
+ * Why a create failed for good, or null when it may work on another try (5xx, timeouts, 401, 429,
+ * and 409: a conflict with the current state, such as a server busy with another task).
+ */
 function refusalOf(err: unknown, what: string): string | null {
   if (err instanceof Refusal) return clip(`Cannot ${what}: ${err.message}`);
-  if (err instanceof OpenStackHttpError && [400, 403, 404, 409, 413].includes(err.status)) {
+  if (err instanceof OpenStackHttpError && [400, 403, 404, 413].includes(err.status)) {
     return clip(`${err.service} refused to ${what}: ${err.cloudMessage}`);
   }
   return null;
@@ -314,13 +317,7 @@ export class OpenStackProvider implements CloudProvider {
         const server = cloudId ? await this.nova.getServer(cloudId) : null;
         if (!cloudId || !server) throw new Refusal('the server is not in the cloud');
         const project = server.metadata.simplevm_project_id;
-        // A conflict here (the server busy with another task) is worth another try: not a refusal.
-        try {
-          return await this.nova.createImage(cloudId, req.name, { simplevm_id: req.id, ...(project ? { simplevm_project_id: project } : {}) });
-        } catch (err) {
-          if (httpStatusOf(err) === 409) throw new Error((err as Error).message, { cause: err });
-          throw err;
-        }
+        return this.nova.createImage(cloudId, req.name, { simplevm_id: req.id, ...(project ? { simplevm_project_id: project } : {}) });
       },
     );
   }

@@ -210,6 +210,9 @@ export async function finishLogin(ctx: AppContext, pending: PendingLogin | null,
  * The portal user of a provider identity (issuer + sub): found, with its e-mail and superuser
  * flag refreshed from the claims, or created on first login under a free username.
  */
+/** A first login needs a password hash, made outside the transaction; then it tries again. */
+class PasswordNeeded extends Error {}
+
 async function provisionUser(ctx: AppContext, oidc: OidcConfig, issuer: string, claims: Claims): Promise<PublicUser> {
   const subject = typeof claims.sub === 'string' ? claims.sub : '';
   if (subject === '' || subject.length > 255) throw new OidcLoginError('login_failed', 'The provider sent no usable subject (sub).');
@@ -217,10 +220,11 @@ async function provisionUser(ctx: AppContext, oidc: OidcConfig, issuer: string, 
   // Without a configured claim the provider does not manage superusers (the command line does).
   const superuser = oidc.superuserClaim ? hasClaimValue(claims, oidc.superuserClaim) : undefined;
   const db = ctx.db.kysely;
+  // A password no one knows, for an account that logs in through the provider only: a slow hash,
+  // so made only once a transaction has found the identity new, and outside any transaction.
+  let passwordHash: string | null = null;
   for (let attempt = 0; ; attempt++) {
     const now = new Date().toISOString();
-    // A password no one knows: the account logs in through the provider only.
-    const passwordHash = await hashPassword(randomToken());
     try {
       return await db.transaction().execute(async (trx) => {
         const known = await findIdentity(trx, issuer, subject);
@@ -239,13 +243,19 @@ async function provisionUser(ctx: AppContext, oidc: OidcConfig, issuer: string, 
             break;
           }
         }
-        username ??= `${base}-${randomToken(6)}`;
+        // '-' and 6 characters: within the 150 of a username, as usernameBase leaves room for 8.
+        username ??= `${base}-${randomToken(4)}`;
+        if (passwordHash === null) throw new PasswordNeeded();
         const user = await insertUser(trx, { username, passwordHash, isSuperuser: superuser ?? false, createdAt: now, email });
         await insertIdentity(trx, { issuer, subject, userId: user.id, at: now });
         return user;
       });
     } catch (err) {
       // Two first logins at once (same identity, or the same free name): the next try sees the winner.
+      if (err instanceof PasswordNeeded) {
+        passwordHash = await hashPassword(randomToken());
+        continue;
+      }
       if (isUniqueViolation(err) && attempt < 3) continue;
       throw err;
     }

@@ -3,7 +3,7 @@ import { SESSION_COOKIE } from '../../auth/authenticate.js';
 import { noteAuthFailure } from '../../auth/rate-limit.js';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
-import { errorResponses } from '../../errors.js';
+import { AppError, errorResponses } from '../../errors.js';
 import { LoginBody, LoginResponse, MeResponse, UserOut } from './sessions.schemas.js';
 import { type LoginResult, login, logout } from './sessions.service.js';
 
@@ -27,13 +27,14 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       operationId: 'login',
       tags: ['auth'],
       summary: 'Log in with a local account; sets the session cookie.',
-      description: 'With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every call answers 403 `permission_denied`.',
+      description: 'With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every well-formed call answers 403 `permission_denied`.',
       body: LoginBody,
       response: { 200: LoginResponse, ...errorResponses },
     },
   }, async (request, reply) => {
     const r = await login(ctx, request.body.username, request.body.password, request.ip).catch(async (err: unknown) => {
-      await noteAuthFailure(request);
+      // A wrong username or password counts against the address; a login that is switched off does not.
+      if (err instanceof AppError && err.code === 'not_authenticated') await noteAuthFailure(request);
       throw err;
     });
     setSessionCookie(request, reply, r);
