@@ -92,7 +92,11 @@ function isDbUnavailable(err: unknown): boolean {
   if (!e) return false;
   const code = e.code ?? '';
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'SQLITE_BUSY', 'SQLITE_LOCKED', '57P01', '57P03', '53300'].includes(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '53300'].includes(code) ||
+    // better-sqlite3 gives SQLite's extended codes (SQLITE_BUSY_SNAPSHOT, _RECOVERY, _TIMEOUT,
+    // SQLITE_LOCKED_SHAREDCACHE, …): each means another connection holds the database for now, so
+    // the request may succeed when retried; none is a fault of ours (500).
+    /^SQLITE_(BUSY|LOCKED)(_[A-Z]+)?$/.test(code) ||
     code.startsWith('08') ||
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message ?? '')
   );
@@ -113,6 +117,11 @@ export function isUniqueViolation(err: unknown): boolean {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const fe = err as FastifyError & { validation?: ValidationItem[]; validationContext?: string };
+  // A path id that cannot be an id (too long, not a number, out of range) names no object: 404 like
+  // any other unknown id, never 400 (issue 16).
+  if (fe?.code === 'FST_ERR_MAX_PARAM_LENGTH' || (fe && Array.isArray(fe.validation) && fe.validationContext === 'params')) {
+    return new AppError('not_found', 'No such object.');
+  }
   if (fe && Array.isArray(fe.validation)) {
     const errors = validationToErrors(fe.validation, fe.validationContext);
     const first = Object.entries(errors)[0];

@@ -3,10 +3,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { isPostgresUrl } from '../config.js';
 import { memoizeReads } from './prepared.js';
+import { ImmediateSqliteDialect } from './sqlite-dialect.js';
 import type { Database } from './types.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -45,7 +46,9 @@ export function openDatabase(url: string, opts: { pool?: number; readCache?: boo
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const statements = withStatementCache(sqlite);
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  // Transactions begin IMMEDIATE: another process on the same file must not turn a read-then-write
+  // transaction into SQLITE_BUSY_SNAPSHOT (see sqlite-dialect.ts).
+  const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: statements }) });
   if (opts.readCache ?? true) memoizeReads(kysely, statements.version);
   return { kysely, dialect: 'sqlite', destroy: () => kysely.destroy() };
 }
@@ -235,6 +238,6 @@ function cached(stmt: SQLite.Statement, wrote: () => void) {
  */
 function rowMaker(names: string[]): ((row: unknown[]) => object) | null {
   if (names.some((n) => n === '__proto__')) return null;
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the names are the statement's own columns, quoted by JSON.stringify
+  // The names are the statement's own columns, quoted by JSON.stringify
   return new Function('r', `return {${names.map((n, i) => `${JSON.stringify(n)}: r[${i}]`).join(', ')}};`) as (row: unknown[]) => object;
 }

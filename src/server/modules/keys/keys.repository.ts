@@ -1,5 +1,6 @@
 // SQL for API keys. Columns are named: the digest leaves this file only for verification.
 import type { Kysely, Transaction } from 'kysely';
+import type { Dialect } from '../../db/index.js';
 import { prepared } from '../../db/prepared.js';
 import type { ApiKey, Database } from '../../db/types.js';
 
@@ -38,8 +39,15 @@ export function listKeys(q: Q, userId: number, nowIso: string): Promise<KeyRow[]
     .execute();
 }
 
-export function findKey(q: Q, userId: number, id: number): Promise<KeyRow | undefined> {
-  return q.selectFrom('api_keys').select(KEY_COLUMNS).where('id', '=', id).where('user_id', '=', userId).where('deleted_at', 'is', null).executeTakeFirst();
+/**
+ * A key of the user's that is not deleted. `lockFor: 'postgres'` locks its row for the rest of the
+ * transaction, so that changes to one key (concurrent rotations) run one after another: one that
+ * waited reads the row as the one before it left it, and finds no key if that one deleted it.
+ * SQLite needs no lock: its write transactions run one at a time (BEGIN IMMEDIATE, db/sqlite-dialect.ts).
+ */
+export function findKey(q: Q, userId: number, id: number, lockFor?: Dialect): Promise<KeyRow | undefined> {
+  const query = q.selectFrom('api_keys').select(KEY_COLUMNS).where('id', '=', id).where('user_id', '=', userId).where('deleted_at', 'is', null);
+  return (lockFor === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
 }
 
 export async function insertKey(
