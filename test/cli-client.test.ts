@@ -190,6 +190,19 @@ describe('simplevm client commands', { timeout: 60_000 }, () => {
     const paged = await cli(['vm', 'list', '--page-size', '1']);
     expect(rows(paged.stdout)).toHaveLength(1);
     expect(paged.stderr).toBe('page 1 of 2 (2 VMs); next: --page 2\n');
+    const second = await cli(['vm', 'list', '--page-size', '1', '--page', '2']);
+    expect(rows(second.stdout)).toHaveLength(1);
+    expect(second.stderr).toBe('page 2 of 2 (2 VMs)\n');
+    expect([rows(paged.stdout)[0][0], rows(second.stdout)[0][0]].sort()).toEqual([vm1, vm2].sort());
+    // --json prints the API's page, whose links are relative: resolved against the portal's
+    // address, as a script would, `next` is the second page and its `previous` the first.
+    const first = json(await cli(['vm', 'list', '--page-size', '1', '--json']));
+    expect(first.next).toBe('/api/vms?page_size=1&page=2');
+    const followed = await fetch(new URL(first.next, url), { headers: { 'x-api-key': aliceKey } });
+    expect(followed.status).toBe(200);
+    const last = await followed.json();
+    expect(last).toMatchObject({ count: 2, next: null, previous: '/api/vms?page_size=1&page=1' });
+    expect([...first.results, ...last.results].map((v: { openstack_id: string }) => v.openstack_id).sort()).toEqual([vm1, vm2].sort());
 
     const show = await cli(['vm', 'show', vm1]);
     expect(show.stdout).toMatch(new RegExp(`ID\\s+${vm1}\\nName\\s+web-1\\nStatus\\s+ACTIVE\\n`));

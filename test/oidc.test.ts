@@ -1,11 +1,13 @@
-// Single sign-on routes through the real server (inject), without a provider: what a portal
-// without single sign-on answers, password login switched off, and the callback's refusals —
-// each a redirect to the login page with a reason, never an error page or a 500. The whole flow
-// against a real provider, in Chromium, is test/browser/oidc.test.ts.
+// Single sign-on routes through the real server (inject): what a portal without single sign-on
+// answers, password login switched off, and the callback's refusals — each a redirect to the login
+// page with a reason, never an error page or a 500; and, against a real provider signed in to over
+// HTTP, where a login returns to for each `next` it may be given. The whole flow in Chromium is
+// test/browser/oidc.test.ts.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestPortal, type TestUser, buildTestApp } from './helpers.js';
+import { CLIENT_ID, CLIENT_SECRET, type TestProvider, signInAtProvider, startProvider } from './oidc-provider.js';
 
 /** A port on 127.0.0.1 where nothing listens: a provider that is down. */
 async function deadPort(): Promise<number> {
@@ -90,9 +92,15 @@ describe('a portal with single sign-on whose provider is down, and passwords off
     expect(res.statusCode).toBe(302);
     expect(res.headers.location).toBe('/login?error=provider_unavailable&next=%2Fvolumes%3Fproject%3D2');
     expect(res.cookies.map((c) => c.name)).not.toContain('simplevm_oidc');
-    for (const next of ['https://evil.example/', '//evil.example', '/login']) {
+    for (const next of ['https://evil.example/', '//evil.example', '/login', '/.//evil.example', '/vms/../login']) {
       const other = await t.http.get(`/api/auth/oidc/login?next=${encodeURIComponent(next)}`);
       expect(other.headers.location, next).toBe('/login?error=provider_unavailable');
+    }
+    // A path beyond Latin-1 is kept percent-encoded, once: the login page's `next` is the path a browser would send.
+    for (const next of ['/vms/€', '/vms/%E2%82%AC']) {
+      const other = await t.http.get(`/api/auth/oidc/login?next=${encodeURIComponent(next)}`);
+      expect(other.statusCode, next).toBe(302);
+      expect(other.headers.location, next).toBe(`/login?error=provider_unavailable&next=${encodeURIComponent('/vms/%E2%82%AC')}`);
     }
   });
 
@@ -132,9 +140,82 @@ describe('a portal with single sign-on whose provider is down, and passwords off
     expect(down.headers.location).toBe('/login?error=provider_unavailable&next=%2Fvms');
   });
 
+  it('checks and encodes the return path a pending login carries, as the login does', async () => {
+    const pending = (next: string) =>
+      `simplevm_oidc=${Buffer.from(JSON.stringify({ state: 's', nonce: 'n', verifier: 'v', next, exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}`;
+    const cases: [string, string][] = [
+      ['/vms/€', `&next=${encodeURIComponent('/vms/%E2%82%AC')}`],
+      ['/.//evil.example', ''],
+      ['/vms/../api/keys', ''],
+    ];
+    for (const [next, query] of cases) {
+      const res = await t.http.get('/api/auth/oidc/callback?code=abc&state=other', { headers: { cookie: pending(next) } });
+      expect(res.statusCode, next).toBe(302);
+      expect(res.headers.location, next).toBe(`/login?error=invalid_state${query}`);
+    }
+  });
+
   it('records refused logins in the audit log', async () => {
     const events = await t.ctx.db.kysely.selectFrom('audit_events').select(['action', 'actor', 'outcome']).where('action', '=', 'login_failed').execute();
     expect(events.length).toBeGreaterThan(5);
     expect(events.every((e) => e.actor === null && e.outcome === 'failure')).toBe(true);
+  });
+});
+
+describe('a portal with single sign-on, signed in to at a real provider', () => {
+  const accounts = new Map<string, Record<string, unknown>>();
+  // Nothing listens there: the test carries the provider's answer to the portal with inject().
+  const portalBase = 'http://127.0.0.1:8000';
+  let idp: TestProvider;
+  let t: TestPortal;
+  beforeAll(async () => {
+    idp = await startProvider(portalBase, accounts, 'Test IdP');
+    t = await buildTestApp({
+      SIMPLEVM_OIDC_ISSUER: idp.issuer,
+      SIMPLEVM_OIDC_CLIENT_ID: CLIENT_ID,
+      SIMPLEVM_OIDC_CLIENT_SECRET: CLIENT_SECRET,
+      SIMPLEVM_OIDC_REDIRECT_URL: `${portalBase}/api/auth/oidc/callback`,
+      SIMPLEVM_OIDC_SCOPES: 'openid profile email',
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await idp?.close();
+  });
+
+  /** A whole login that starts at `/api/auth/oidc/login?next=…`: the portal's last answer, at its callback. */
+  async function logIn(next: string, account: string) {
+    accounts.set(account, { preferred_username: account });
+    const start = await t.http.get(`/api/auth/oidc/login?next=${encodeURIComponent(next)}`);
+    expect(start.statusCode, start.body).toBe(302);
+    const pending = start.cookies.find((c) => c.name === 'simplevm_oidc');
+    expect(pending, 'pending-login cookie').toBeDefined();
+    const answer = await signInAtProvider(idp, start.headers.location as string, account);
+    expect(answer.origin + answer.pathname).toBe(`${portalBase}/api/auth/oidc/callback`);
+    return t.http.get(answer.pathname + answer.search, { headers: { cookie: `simplevm_oidc=${pending!.value}` } });
+  }
+
+  const long = (n: number, c: string) => `/vms/${c.repeat(n)}`;
+  it.each([
+    ['/vms/€', '/vms/%E2%82%AC'],
+    ['/vms/%E2%82%AC', '/vms/%E2%82%AC'],
+    ['/volumes?text=grüne wiese&page=2', '/volumes?text=gr%C3%BCne%20wiese&page=2'],
+    ['/vms/\u{1F600}', '/vms/%F0%9F%98%80'],
+    ['/profile', '/profile'],
+    ['//evil.example', '/vms'],
+    ['/\\evil.example', '/vms'],
+    ['/.//evil.example', '/vms'],
+    ['/vms/../login', '/vms'],
+    ['https://evil.example/', '/vms'],
+    ['/\u0000x', '/vms'],
+    ['/vms/\r\nSet-Cookie: x=1', '/vms'],
+    // Too long to come back to: the login still succeeds, at the default page.
+    [long(1500, '€'), '/vms'],
+    [long(3000, 'a'), '/vms'],
+  ].map(([next, location]) => ({ shown: JSON.stringify(next).slice(1, -1).slice(0, 40), next, location })))('next=$shown: logged in, and sent to $location', async ({ next, location }) => {
+    const res = await logIn(next, 'alice');
+    expect(res.statusCode, res.body).toBe(302);
+    expect(res.headers.location).toBe(location);
+    expect(res.cookies.map((c) => c.name)).toContain('simplevm_session');
   });
 });

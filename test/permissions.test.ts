@@ -2,6 +2,8 @@
 // it can answer, generated checks that every row gets (401, 403 csrf/scope/session, 415), the
 // permission matrix of §4 through web sessions, reach before validation, the /portal/api/ prefix and
 // the optional trailing slash, and pagination. Add a route, add a row.
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksumOf } from '../src/server/auth/key-format.js';
 import type { Scope } from '../src/server/auth/principal.js';
@@ -293,8 +295,8 @@ const ROUTES: RouteRow[] = [
       '404 not_found: no such project': async () => {
         expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/`, { as: w.su.session }), 404, 'not_found');
       },
-      '400 invalid: an id that is not a number': async () => {
-        expectInvalid(await t.http.get('/api/projects/abc/', { as: w.su.session }), 'id');
+      '404 not_found: an id that is not a number names no project (issue 16)': async () => {
+        expectError(await t.http.get('/api/projects/abc/', { as: w.su.session }), 404, 'not_found');
       },
     },
   },
@@ -988,10 +990,8 @@ describe('the /portal/api/ prefix and the optional trailing slash', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('pagination', () => {
-  const pathOf = (link: string) => {
-    const u = new URL(link);
-    return u.pathname + u.search;
-  };
+  /** A link as a client resolves it against the address it called. */
+  const paramsOf = (link: string) => Object.fromEntries(new URL(link, 'http://portal.invalid').searchParams);
 
   it.each(['vms', 'volumes'])('GET /api/%s/ pages with count, next, previous and page_size', async (kind) => {
     const user = await t.factory.user();
@@ -1006,16 +1006,15 @@ describe('pagination', () => {
     }
     const first = await t.http.get(`/api/${kind}/?project_id=${project.id}&page_size=2`, { as: user.session });
     expect(first.statusCode).toBe(200);
-    expect(first.data).toMatchObject({ count: 5, previous: null, next: expect.any(String) });
+    expect(first.data).toMatchObject({ count: 5, previous: null, next: `/api/${kind}/?project_id=${project.id}&page_size=2&page=2` });
     expect(first.data.results).toHaveLength(2);
-    const next = new URL(first.data.next);
-    expect(Object.fromEntries(next.searchParams)).toEqual({ project_id: String(project.id), page: '2', page_size: '2' });
+    expect(paramsOf(first.data.next)).toEqual({ project_id: String(project.id), page: '2', page_size: '2' });
 
     const seen: string[] = ids(first.data.results);
     let page = first.data;
     const pages = [page];
     while (page.next) {
-      const res = await t.http.get(pathOf(page.next), { as: user.session });
+      const res = await t.http.get(page.next, { as: user.session });
       expect(res.statusCode).toBe(200);
       expect(res.data.count).toBe(5);
       expect(res.data.previous).not.toBeNull();
@@ -1028,7 +1027,7 @@ describe('pagination', () => {
     const times = pages.flatMap((p) => p.results.map((r: { created_at: string }) => r.created_at));
     expect([...times].sort().reverse()).toEqual(times); // newest first
 
-    const back = await t.http.get(pathOf(pages[2].previous), { as: user.session });
+    const back = await t.http.get(pages[2].previous, { as: user.session });
     expect(ids(back.data.results)).toEqual(ids(pages[1].results));
 
     const beyond = await t.http.get(`/api/${kind}/?project_id=${project.id}&page=9&page_size=2`, { as: user.session });
@@ -1042,5 +1041,81 @@ describe('pagination', () => {
     expect(byDefault.data.results).toHaveLength(5);
     const over = await t.http.get(`/api/${kind}/?project_id=${project.id}&page_size=501`, { as: user.session });
     expectInvalid(over, 'page_size');
+  });
+
+  /** A user with three VMs (and so three audit events of their own) in a project of their own. */
+  async function threeOfEach(portal: TestPortal) {
+    const user = await portal.factory.user();
+    const project = await portal.factory.project({ members: [user] });
+    for (let i = 0; i < 3; i++) {
+      await portal.factory.vm(user, project.id, { active: false });
+      await portal.factory.volume(user, project.id, { available: false });
+    }
+    return { user, query: (kind: string) => (kind === 'audit' ? '?action=vm.create' : `?project_id=${project.id}`) };
+  }
+  // A client that names another host, as a client, a cache or a proxy in front may pass it on.
+  const FORGED = { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
+
+  it('links are relative, never on the Host or X-Forwarded-Host the client sent, under either prefix', async () => {
+    const { user, query } = await threeOfEach(t);
+    for (const kind of ['vms', 'volumes', 'audit']) {
+      for (const prefix of ['/api', '/portal/api']) {
+        const res = await t.http.get(`${prefix}/${kind}/${query(kind)}&page=2&page_size=1`, { as: user.session, headers: FORGED });
+        expect(res.statusCode, res.body).toBe(200);
+        expect(res.data).toMatchObject({
+          count: 3,
+          next: `${prefix}/${kind}/${query(kind)}&page=3&page_size=1`,
+          previous: `${prefix}/${kind}/${query(kind)}&page=1&page_size=1`,
+        });
+        expect(res.body).not.toContain('evil.example');
+      }
+    }
+  });
+
+  it('an absolute-form request line (GET http://evil.example/api/vms/) gets relative links too', async () => {
+    const { user, query } = await threeOfEach(t);
+    const key = await t.factory.key(user);
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as AddressInfo;
+    for (const kind of ['vms', 'volumes', 'audit']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        // write, not end: Node aborts a request whose client half-closes the connection before the answer.
+        const socket = net.connect(port, '127.0.0.1', () => socket.write(
+          `GET http://evil.example/api/${kind}/${query(kind)}&page=2&page_size=1 HTTP/1.1\r\n` +
+          `Host: evil.example\r\nX-API-KEY: ${key.key}\r\nConnection: close\r\n\r\n`,
+        ));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      expect(body).toMatchObject({ next: `/api/${kind}/${query(kind)}&page=3&page_size=1`, previous: `/api/${kind}/${query(kind)}&page=1&page_size=1` });
+    }
+  });
+
+  describe('with SIMPLEVM_PUBLIC_URL', () => {
+    let pub: TestPortal;
+    beforeAll(async () => {
+      // With a path and a trailing slash: the portal behind a proxy at /simplevm/.
+      pub = await buildTestApp({ ...ENV, SIMPLEVM_PUBLIC_URL: 'https://portal.example.org/simplevm/' });
+    });
+    afterAll(() => pub.close());
+
+    it('links are absolute on the public address, with the path the request used, whatever Host the client sent', async () => {
+      const { user, query } = await threeOfEach(pub);
+      for (const kind of ['vms', 'volumes', 'audit']) {
+        for (const prefix of ['/api', '/portal/api']) {
+          const res = await pub.http.get(`${prefix}/${kind}/${query(kind)}&page=2&page_size=1`, { as: user.session, headers: FORGED });
+          expect(res.statusCode, res.body).toBe(200);
+          expect(res.data).toMatchObject({
+            next: `https://portal.example.org/simplevm${prefix}/${kind}/${query(kind)}&page=3&page_size=1`,
+            previous: `https://portal.example.org/simplevm${prefix}/${kind}/${query(kind)}&page=1&page_size=1`,
+          });
+          expect(res.body).not.toContain('evil.example');
+        }
+      }
+    });
   });
 });

@@ -26,7 +26,11 @@ export type User = Schemas['User'];
 export type ErrorBody = Schemas['Error'];
 /** `GET /api/auth/me`: the caller, and the key it used (null for a web session). */
 export type Me = operations['me']['responses'][200]['content']['application/json'];
-/** A page of a paginated list (VMs, volumes, audit events). */
+/**
+ * A page of a paginated list (VMs, volumes, audit events). `next` and `previous` are relative
+ * (`/api/vms/?page=2&page_size=50`) unless the portal sets SIMPLEVM_PUBLIC_URL: follow one with
+ * `new URL(page.next, baseUrl)`, which also takes an absolute one as it is.
+ */
 export interface Page<T> {
   count: number;
   next: string | null;

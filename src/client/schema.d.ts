@@ -14,7 +14,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a local account; sets the session cookie.
-         * @description With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every well-formed call answers 403 `permission_denied`.
+         * @description With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every well-formed call answers 403 `permission_denied`. A browser request from another site (its `Origin` is not the portal's, or `Sec-Fetch-Site: cross-site`) answers 403 `csrf_failed`.
          */
         post: operations["login"];
         delete?: never;
@@ -1006,7 +1006,7 @@ export interface operations {
     oidcLogin: {
         parameters: {
             query?: {
-                /** @description A path of the web app to return to after login (other values are ignored). */
+                /** @description A path of the web app to return to after login, percent-encoded where a URL needs it; other values are ignored. */
                 next?: string;
             };
             header?: never;
@@ -2177,9 +2177,9 @@ export interface operations {
                     "application/json": {
                         /** @description Items in all pages. */
                         count: number;
-                        /** @description URL of the next page, or null. */
+                        /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         next: string | null;
-                        /** @description URL of the previous page, or null. */
+                        /** @description The previous page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         previous: string | null;
                         results: components["schemas"]["Vm"][];
                     };
@@ -2682,9 +2682,9 @@ export interface operations {
                     "application/json": {
                         /** @description Items in all pages. */
                         count: number;
-                        /** @description URL of the next page, or null. */
+                        /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         next: string | null;
-                        /** @description URL of the previous page, or null. */
+                        /** @description The previous page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         previous: string | null;
                         results: components["schemas"]["Volume"][];
                     };
@@ -3289,9 +3289,9 @@ export interface operations {
                     "application/json": {
                         /** @description Items in all pages. */
                         count: number;
-                        /** @description URL of the next page, or null. */
+                        /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         next: string | null;
-                        /** @description URL of the previous page, or null. */
+                        /** @description The previous page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         previous: string | null;
                         results: components["schemas"]["AuditEvent"][];
                     };

@@ -3,19 +3,16 @@
 // takes away superuser (and with it API keys under the beta gate) from a claim, ends the provider's
 // session at logout, and refuses a cancelled login, a tampered state or nonce, and an unreachable
 // provider with a message on its login page.
-import { generateKeyPairSync } from 'node:crypto';
-import { type Server, createServer } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider from 'oidc-provider';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertUser } from '../../src/server/modules/users/users.repository.js';
 import { type TestPortal, buildTestApp } from '../helpers.js';
+import { CLIENT_ID, CLIENT_SECRET, type TestProvider, startProvider } from '../oidc-provider.js';
 import { ensureWebBuilt, launchChromium } from './browser.js';
 
 const POLL = { timeout: 15_000, interval: 100 };
-const CLIENT_ID = 'simplevm-portal';
-const CLIENT_SECRET = 'a-client-secret-for-tests-only-0123456789';
 const IDP = 'Test IdP';
 
 /** The claims the provider reports per account id (= `sub`); tests change them between logins. */
@@ -23,7 +20,7 @@ const accounts = new Map<string, Record<string, unknown>>();
 
 let portal: TestPortal;
 let base: string;
-let idp: { issuer: string; server: Server; authRequests: URL[]; tokenEndpointDown: boolean };
+let idp: TestProvider;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 const consoleProblems: string[] = [];
@@ -34,50 +31,6 @@ async function freePort(): Promise<number> {
   const { port } = s.address() as AddressInfo;
   await new Promise((resolve) => s.close(resolve));
   return port;
-}
-
-/** An OpenID provider on 127.0.0.1 with one confidential client, the portal. */
-async function startProvider(portalBase: string): Promise<typeof idp> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
-  const provider = new Provider(issuer, {
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      redirect_uris: [`${portalBase}/api/auth/oidc/callback`],
-      post_logout_redirect_uris: [`${portalBase}/login`],
-      response_types: ['code'],
-      grant_types: ['authorization_code'],
-    }],
-    // The provider refuses an authorization request without PKCE, so a login proves the portal sends it.
-    pkce: { methods: ['S256'], required: () => true },
-    scopes: ['openid', 'profile', 'email', 'groups'],
-    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email', 'email_verified'], groups: ['groups'] },
-    findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id, ...(accounts.get(id) ?? {}) }) }),
-    jwks: { keys: [{ ...(jwk as object), kid: 'test-key', use: 'sig', alg: 'RS256' } as never] },
-    cookies: { keys: ['cookie-key-for-tests-only'] },
-    ttl: { AccessToken: 600, AuthorizationCode: 60, Grant: 600, IdToken: 600, Interaction: 600, Session: 600 },
-    features: {
-      devInteractions: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        logoutSource: async (ctx, form) => {
-          ctx.body = `<!doctype html><title>Sign out</title><h1>Sign out of ${IDP}?</h1>${form}<button type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>`;
-        },
-      },
-    },
-  });
-  const handle = provider.callback();
-  const state = { issuer, server, authRequests: [] as URL[], tokenEndpointDown: false };
-  server.on('request', (req, res) => {
-    if (req.url?.startsWith('/auth?')) state.authRequests.push(new URL(req.url, issuer));
-    // A provider that has gone down: the connection drops without an answer.
-    if (state.tokenEndpointDown && req.url?.startsWith('/token')) return req.socket.destroy();
-    handle(req, res);
-  });
-  return state;
 }
 
 async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
@@ -140,7 +93,7 @@ beforeAll(async () => {
   ensureWebBuilt();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  idp = await startProvider(base);
+  idp = await startProvider(base, accounts, IDP);
   portal = await buildTestApp({
     SIMPLEVM_OIDC_ISSUER: idp.issuer,
     SIMPLEVM_OIDC_CLIENT_ID: CLIENT_ID,
@@ -160,10 +113,7 @@ afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => {});
   await browser?.close();
   await portal?.close();
-  if (idp?.server.listening) {
-    idp.server.closeAllConnections();
-    await new Promise((resolve) => idp.server.close(resolve));
-  }
+  await idp?.close();
 });
 
 describe('single sign-on with OpenID Connect', () => {

@@ -1,6 +1,7 @@
 // Schemas and helpers shared by the resource modules: pagination and id parameters.
 import { type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
 
 export const MAX_PAGE_SIZE = 500;
 
@@ -9,12 +10,16 @@ export const PageQuery = {
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 50, description: `Items per page, at most ${MAX_PAGE_SIZE}.` })),
 };
 
+const LINK_FORM =
+  'A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal\'s address; ' +
+  'an absolute URL on the portal\'s public address when it has one (SIMPLEVM_PUBLIC_URL).';
+
 export const Page = <T extends TSchema>(item: T, id: string) =>
   Type.Object(
     {
       count: Type.Integer({ description: 'Items in all pages.' }),
-      next: Type.Union([Type.String(), Type.Null()], { description: 'URL of the next page, or null.' }),
-      previous: Type.Union([Type.String(), Type.Null()], { description: 'URL of the previous page, or null.' }),
+      next: Type.Union([Type.String(), Type.Null()], { description: `The next page, or null. ${LINK_FORM}` }),
+      previous: Type.Union([Type.String(), Type.Null()], { description: `The previous page, or null. ${LINK_FORM}` }),
       results: Type.Array(item),
     },
     { $id: id },
@@ -27,13 +32,21 @@ export interface PageOf<T> {
   results: T[];
 }
 
-/** Builds the `next`/`previous` links of a page from the request's own URL. */
-export function pageOf<T>(request: FastifyRequest, results: T[], count: number, page: number, pageSize: number): PageOf<T> {
+/**
+ * A page with its `next`/`previous` links: the path and query the request used, with `page` and
+ * `page_size` set; absolute on the configured public address, else relative. Never on the Host
+ * header (nor X-Forwarded-Host): a client chooses those, and links to its own host would send
+ * whoever follows them, with their credentials, elsewhere.
+ */
+export function pageOf<T>(
+  config: Pick<Config, 'publicUrl'>, request: FastifyRequest, results: T[], count: number, page: number, pageSize: number,
+): PageOf<T> {
+  const { path, query } = requestTarget(request.url);
   const link = (p: number) => {
-    const url = new URL(request.url, `${request.protocol}://${request.host}`);
-    url.searchParams.set('page', String(p));
-    url.searchParams.set('page_size', String(pageSize));
-    return url.toString();
+    const q = new URLSearchParams(query);
+    q.set('page', String(p));
+    q.set('page_size', String(pageSize));
+    return `${config.publicUrl ?? ''}${path}?${q}`;
   };
   return {
     count,
@@ -41,6 +54,17 @@ export function pageOf<T>(request: FastifyRequest, results: T[], count: number, 
     previous: page > 1 ? link(Math.min(page - 1, Math.max(1, Math.ceil(count / pageSize)))) : null,
     results,
   };
+}
+
+/**
+ * The path (one leading slash) and query of a request line. An absolute-form request line
+ * (`GET http://evil.example/api/vms/`) is routed like its path, so its origin is dropped; and a
+ * path that began with `//` or `/\` would make a relative link protocol-relative, another host.
+ */
+function requestTarget(url: string): { path: string; query: string } {
+  const at = url.indexOf('?');
+  const path = (at === -1 ? url : url.slice(0, at)).replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, '');
+  return { path: `/${path.replace(/^[/\\]+/, '')}`, query: at === -1 ? '' : url.slice(at + 1) };
 }
 
 // No length limit here: an id that cannot exist is simply not found (404), never invalid (400).

@@ -2,14 +2,13 @@
 // back to /auth/oidc/callback and lands in the web app, logged in, or on its login page with
 // `?error=<reason>`: these two routes answer with redirects, never with an error page.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { safeReturnPath } from '../../auth/oidc-claims.js';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { setSessionCookie } from '../sessions/sessions.routes.js';
 import { EndSessionResponse, OidcInfo, OidcLoginQuery } from './oidc.schemas.js';
 import {
-  OidcLoginError, PENDING_LOGIN_SECONDS, auditFailedLogin, decodePending, encodePending, endSessionUrl, finishLogin, startLogin,
+  OidcLoginError, PENDING_LOGIN_SECONDS, auditFailedLogin, decodePending, encodePending, endSessionUrl, finishLogin, returnLocation, startLogin,
 } from './oidc.service.js';
 
 /** The login in progress (state, nonce, PKCE verifier), from the redirect to the provider until its answer. */
@@ -63,7 +62,7 @@ export function oidcRoutes(app: App, ctx: AppContext): void {
     } catch (err) {
       if (!(err instanceof OidcLoginError)) throw err;
       request.log.warn({ reason: err.reason, detail: err.message }, 'single sign-on login could not start');
-      return toLoginPage(reply, err.reason, safeReturnPath(next));
+      return toLoginPage(reply, err.reason, returnLocation(next));
     }
   });
 

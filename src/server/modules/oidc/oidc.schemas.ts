@@ -13,7 +13,7 @@ export const OidcInfo = Type.Object(
 );
 
 export const OidcLoginQuery = Type.Object({
-  next: Type.Optional(Type.String({ description: 'A path of the web app to return to after login (other values are ignored).' })),
+  next: Type.Optional(Type.String({ description: 'A path of the web app to return to after login, percent-encoded where a URL needs it; other values are ignored.' })),
 });
 
 export const EndSessionResponse = Type.Object(

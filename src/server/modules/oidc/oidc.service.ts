@@ -29,6 +29,24 @@ export class OidcLoginError extends Error {
   }
 }
 
+/** Any origin will do: only the path, query and fragment of a return path are kept. */
+const SAME_SITE = 'http://portal.invalid';
+
+/**
+ * The page a login returns to, as a Location header can carry it: a path safeReturnPath accepts,
+ * percent-encoded as a browser would send it (UTF-8; an existing `%XX` stays as it is). Node
+ * refuses a header with a character beyond Latin-1 (`/vms/€` ended the login in a 500), and a
+ * browser would misread Latin-1 bytes anyway. The rules apply again to the encoded path, since
+ * normalizing makes another path of some (`/vms/../login`, `/.//evil.example`); their length
+ * limit then also keeps the pending-login cookie within what decodePending takes.
+ */
+export function returnLocation(next: string | null | undefined): string | null {
+  const path = safeReturnPath(next);
+  if (path === null) return null;
+  const url = new URL(path, SAME_SITE);
+  return url.origin === SAME_SITE ? safeReturnPath(`${url.pathname}${url.search}${url.hash}`) : null;
+}
+
 /** How long a login may take at the provider before its state is no longer accepted. */
 export const PENDING_LOGIN_SECONDS = 600;
 /** How long one request to the provider may take. */
@@ -55,7 +73,7 @@ export function decodePending(raw: string | undefined): PendingLogin | null {
   try {
     const p = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<PendingLogin>;
     if (typeof p.state !== 'string' || typeof p.nonce !== 'string' || typeof p.verifier !== 'string' || typeof p.exp !== 'number') return null;
-    return { state: p.state, nonce: p.nonce, verifier: p.verifier, exp: p.exp, next: safeReturnPath(typeof p.next === 'string' ? p.next : null) };
+    return { state: p.state, nonce: p.nonce, verifier: p.verifier, exp: p.exp, next: returnLocation(typeof p.next === 'string' ? p.next : null) };
   } catch {
     return null;
   }
@@ -137,7 +155,7 @@ export async function startLogin(ctx: AppContext, next: string | undefined): Pro
     state: oidcClient.randomState(),
     nonce: oidcClient.randomNonce(),
     verifier: oidcClient.randomPKCECodeVerifier(),
-    next: safeReturnPath(next),
+    next: returnLocation(next),
     exp: Math.floor(Date.now() / 1000) + PENDING_LOGIN_SECONDS,
   };
   const url = oidcClient.buildAuthorizationUrl(config, {

@@ -21,7 +21,7 @@ export function vmsRoutes(app: App, ctx: AppContext): void {
     const page = q.page ?? 1;
     const pageSize = q.page_size ?? 50;
     const { count, results } = await listVmsFor(ctx, principalOf(request), { projectId: q.project_id, status: q.status, text: q.text }, page, pageSize);
-    return pageOf(request, results, count, page, pageSize);
+    return pageOf(ctx.config, request, results, count, page, pageSize);
   });
 
   app.post('/vms', {

@@ -21,7 +21,7 @@ export function volumesRoutes(app: App, ctx: AppContext): void {
     const page = q.page ?? 1;
     const pageSize = q.page_size ?? 50;
     const { count, results } = await listVolumesFor(ctx, principalOf(request), { projectId: q.project_id, status: q.status }, page, pageSize);
-    return pageOf(request, results, count, page, pageSize);
+    return pageOf(ctx.config, request, results, count, page, pageSize);
   });
 
   app.post('/volumes', {
