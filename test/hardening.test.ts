@@ -7,7 +7,7 @@ let t: TestPortal;
 let proxied: TestPortal;
 beforeAll(async () => {
   t = await buildTestApp();
-  proxied = await buildTestApp({ SIMPLEVM_TRUST_PROXY: 'true' });
+  proxied = await buildTestApp({ SIMPLEVM_TRUST_PROXY: '1' });
 });
 afterAll(async () => {
   await t.close();

@@ -26,7 +26,7 @@ export interface TestPortal extends Portal {
 }
 
 /** A portal with its worker running and short simulated transitions. */
-export async function buildTestApp(env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<TestPortal> {
+export async function buildTestApp(env: Record<string, string> = {}, opts: { worker?: boolean; logStream?: { write(line: string): void } } = {}): Promise<TestPortal> {
   const fresh = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => {} } : await freshDatabaseUrl();
   const config = loadConfig({
     SIMPLEVM_SIM_DELAY_MS: '30',
@@ -40,7 +40,7 @@ export async function buildTestApp(env: Record<string, string> = {}, opts: { wor
     DATABASE_URL: fresh.url,
   });
   // The portal opens its database as `serve` does, and closes it with itself.
-  const portal = await createPortal(config);
+  const portal = await createPortal(config, opts.logStream ? { logStream: opts.logStream } : {});
   if (opts.worker !== false) portal.startWorker();
   const http = new Http(portal);
   const close = portal.close.bind(portal);

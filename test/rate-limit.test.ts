@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type TestPortal, buildTestApp } from './helpers.js';
+import { PASSWORD, type TestPortal, buildTestApp } from './helpers.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -80,11 +80,50 @@ describe('in memory, one instance', () => {
   });
 });
 
+/** 200 wrong-password logins at once from one address, with a limit of 20 (issue 16: all were 401, none 429). */
+async function concurrentBadLogins(t: TestPortal): Promise<number[]> {
+  const user = await t.factory.user();
+  const answers = await Promise.all(
+    Array.from({ length: 200 }, () => t.http.post('/api/auth/login', { body: { username: user.username, password: 'wrong guess' } })),
+  );
+  return answers.map((r) => r.statusCode);
+}
+
+const tally = (codes: number[]) => codes.reduce<Record<number, number>>((acc, c) => ({ ...acc, [c]: (acc[c] ?? 0) + 1 }), {});
+
+describe('failed logins are counted before the password is checked', () => {
+  it('lets no more than the limit through when they arrive at once (memory)', async () => {
+    const t = await portal({ SIMPLEVM_AUTH_FAIL_LIMIT: '20' });
+    expect(tally(await concurrentBadLogins(t))).toEqual({ 401: 20, 429: 180 });
+  });
+
+  it('lets no more than the limit through when they arrive at once (Redis)', async () => {
+    const redis = new Redis(REDIS_URL);
+    await redis.del('simplevm:rl:authfail:127.0.0.1');
+    const t = await portal({ REDIS_URL, SIMPLEVM_AUTH_FAIL_LIMIT: '20' });
+    expect(tally(await concurrentBadLogins(t))).toEqual({ 401: 20, 429: 180 });
+    await redis.del('simplevm:rl:authfail:127.0.0.1');
+    redis.disconnect();
+  });
+
+  it('refunds a successful login, so good logins never use up the limit', async () => {
+    const t = await portal({ SIMPLEVM_AUTH_FAIL_LIMIT: '3' });
+    const user = await t.factory.user();
+    for (let i = 0; i < 6; i++) {
+      expect((await t.http.post('/api/auth/login', { body: { username: user.username, password: PASSWORD } })).statusCode).toBe(200);
+    }
+    for (let i = 0; i < 3; i++) {
+      expect((await t.http.post('/api/auth/login', { body: { username: user.username, password: 'wrong' } })).statusCode).toBe(401);
+    }
+    expect429(await t.http.post('/api/auth/login', { body: { username: user.username, password: PASSWORD } }));
+  });
+});
+
 describe('through Redis, across two instances', () => {
   it('shares the per-key and the failed-authentication counters', async () => {
     await awayFromMinuteEdge();
     const redis = new Redis(REDIS_URL);
-    await redis.del('simplevm:rl:authfail:127.0.0.1:' + Math.floor(Date.now() / 60_000));
+    await redis.del('simplevm:rl:authfail:127.0.0.1');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svm-rl-'));
     const env = { REDIS_URL, DATABASE_URL: process.env.TEST_DATABASE_URL ? '' : path.join(dir, 'db.sqlite'), SIMPLEVM_RATE_LIMIT: '6', SIMPLEVM_AUTH_FAIL_LIMIT: '4' };
     let a: TestPortal;
@@ -107,12 +146,12 @@ describe('through Redis, across two instances', () => {
     expect429(await b.http.get('/api/vms/', { as }));
 
     const bad = { key: `${key.key.slice(0, -7)}BBBBBBB` };
-    await redis.del('simplevm:rl:authfail:127.0.0.1:' + Math.floor(Date.now() / 60_000));
+    await redis.del('simplevm:rl:authfail:127.0.0.1');
     for (let i = 0; i < 2; i++) expect((await a.http.get('/api/vms/', { as: bad })).statusCode).toBe(401);
     for (let i = 0; i < 2; i++) expect((await b.http.get('/api/vms/', { as: bad })).statusCode).toBe(401);
     expect429(await a.http.get('/api/vms/', { as: bad }));
     expect429(await b.http.post('/api/auth/login', { body: { username: user.username, password: 'x' } }));
-    await redis.del('simplevm:rl:authfail:127.0.0.1:' + Math.floor(Date.now() / 60_000));
+    await redis.del('simplevm:rl:authfail:127.0.0.1');
     redis.disconnect();
   });
 });

@@ -14,6 +14,7 @@ import { maskKeys } from '../server/auth/key-format.js';
 import { VOLUME_BUSY } from '../server/transitions/states.js';
 import { type ApiError, type Me, type Page, type Project, type SimpleVmClient, type Snapshot, type Vm, type Volume, createClient, toApiError } from '../client/index.js';
 import { type Column, type Env, type Paint, type Stream, clean, colorWanted, details, firstLine, paint, progress, table } from './client-output.js';
+import { oneLine, trimTrailingSlashes } from '../shared/text.js';
 
 /** Exit statuses of the client commands; docs/scripting.md lists them. */
 export const EXIT = {
@@ -200,13 +201,13 @@ function checkUrl(raw: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage('the portal URL must start with http:// or https://');
   if (url.username || url.password) throw usage('the portal URL must not hold a user name or password: the API key is the credential');
-  return raw.replace(/\/+$/, '');
+  return trimTrailingSlashes(raw);
 }
 
 /** The URL as it may be shown: no user or password that someone put in it. */
 const shownUrl = (raw: string) => {
   const u = new URL(raw);
-  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  return `${u.origin}${trimTrailingSlashes(u.pathname)}`;
 };
 
 /** Last line of defence: the key, or anything shaped like one (whole or cut short), never leaves in our output. */
@@ -798,7 +799,7 @@ export async function runClientCommand(argv: string[], io: Io = processIo()): Pr
     const known = err instanceof CliError;
     const message = known ? err.message : `unexpected failure: ${err instanceof Error ? err.message : String(err)}`;
     const hint = known && err.pointToHelp ? '; see "simplevm --help"' : '';
-    const line = redact(`${message}${hint}`, state.key ?? io.env.SIMPLEVM_API_KEY).replace(/\s*\n\s*/g, ' ');
+    const line = oneLine(redact(`${message}${hint}`, state.key ?? io.env.SIMPLEVM_API_KEY));
     io.stderr.write(`${paint(colorWanted(io.stderr, io.env)).red('simplevm:')} ${line}\n`);
     return known ? err.exitCode : EXIT.failed;
   }

@@ -38,8 +38,16 @@ export interface BuildOptions {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** A URL as it may be logged: keys masked, and the values of `code` and `state` replaced. */
-export const maskUrlSecrets = (url: string): string => maskKeys(url).replace(/([?&](?:code|state)=)[^&#]*/g, '$1[redacted]');
+/**
+ * A URL as it may be logged: keys masked, and the values of `code` and `state` replaced. Escapes of
+ * ASCII characters are decoded first (a few rounds, for a URL encoded twice), so that a key sent as
+ * `svm%5F…` or `%73vm_…` is found as well (issue 16).
+ */
+export function maskUrlSecrets(url: string): string {
+  let decoded = url;
+  for (let round = 0; round < 3 && decoded.includes('%'); round++) decoded = decoded.replace(/%([0-7][0-9A-Fa-f])/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return maskKeys(decoded).replace(/([?&](?:code|state)=)[^&#]*/g, '$1[redacted]');
+}
 /** The web app as `npm install` builds it (vite build); without it, `/` answers a small page. */
 const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
@@ -84,7 +92,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     // validator too: setValidatorCompiler alone reaches only the root context, and Fastify's default
     // Ajv would coerce JSON bodies ("storage": "10", "scopes": "vm:read").
     schemaController: { compilersFactory: { buildValidator: () => validatorCompiler as never } },
-    trustProxy: ctx.config.trustProxy,
+    trustProxy: trustProxyOption(ctx.config.trustProxy),
     bodyLimit: 256 * 1024,
     routerOptions: {
       ignoreTrailingSlash: true,
@@ -269,6 +277,14 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     );
   }
   return app;
+}
+
+/**
+ * Fastify's trustProxy for the configured proxies. A hop count becomes proxy-addr's own rule for a
+ * number (hop 0 is the socket's peer), which Fastify's types do not list.
+ */
+function trustProxyOption(trust: AppContext['config']['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
+  return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
 }
 
 function isForm(request: FastifyRequest): boolean {

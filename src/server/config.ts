@@ -1,6 +1,9 @@
 // Environment → one typed Config object, validated once at start (spec §1).
 // A bad value stops the process with one line naming the variable.
 
+import { isIP } from 'node:net';
+import { trimTrailingSlashes } from '../shared/text.js';
+
 export interface Config {
   databaseUrl: string;
   host: string;
@@ -22,8 +25,14 @@ export interface Config {
   leaseMs: number;
   /** Session lifetime in hours. */
   sessionHours: number;
-  /** Behind a reverse proxy: trust X-Forwarded-For/-Proto (client IP, HTTPS for Secure cookies). */
-  trustProxy: boolean;
+  /**
+   * Behind reverse proxies: which hops' X-Forwarded-For/-Proto to believe (client IP, HTTPS for
+   * Secure cookies). `false`: none; a number: that many proxies in front; a list: the proxies'
+   * addresses or CIDR ranges (Fastify's `trustProxy`, proxy-addr underneath).
+   */
+  trustProxy: false | number | string[];
+  /** The portal's address as its users reach it (SIMPLEVM_PUBLIC_URL), without a trailing slash; null: links are relative. */
+  publicUrl: string | null;
   /** Single sign-on with OpenID Connect; null when SIMPLEVM_OIDC_ISSUER is unset. */
   oidc: OidcConfig | null;
   /** Whether local accounts may log in with a password (POST /api/auth/login). */
@@ -209,10 +218,59 @@ export function loadConfig(env: Env = process.env): Config {
     workerPollMs: int(env, 'SIMPLEVM_WORKER_POLL_MS', 100, 5, 60_000),
     leaseMs: int(env, 'SIMPLEVM_LEASE_MS', 10_000, 100, 3_600_000),
     sessionHours: int(env, 'SIMPLEVM_SESSION_HOURS', 12, 1, 24 * 90),
-    trustProxy: oneOf(env, 'SIMPLEVM_TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
+    trustProxy: trustProxyOf(env),
+    publicUrl: publicUrlOf(env),
     openstack,
     ...loadOidc(env),
   };
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** SIMPLEVM_TRUST_PROXY: `false`, a hop count, or proxy addresses/CIDR ranges separated by commas. */
+function trustProxyOf(env: Env): false | number | string[] {
+  const raw = (env.SIMPLEVM_TRUST_PROXY ?? '').trim();
+  if (raw === '' || raw === 'false') return false;
+  if (raw === 'true') {
+    // Trusting every hop lets any client write its own address into X-Forwarded-For.
+    throw new ConfigError(
+      'SIMPLEVM_TRUST_PROXY=true would believe any client\'s X-Forwarded-For; set the number of proxies in front (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)',
+    );
+  }
+  if (/^\d+$/.test(raw)) return int(env, 'SIMPLEVM_TRUST_PROXY', 0, 1, 10);
+  const entries = raw.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    if (!isProxyAddress(entry)) {
+      throw new ConfigError(`SIMPLEVM_TRUST_PROXY must be false, a number of proxies, or addresses/CIDR ranges separated by commas; ${JSON.stringify(entry.slice(0, 60))} is none of these`);
+    }
+  }
+  return entries;
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const slash = entry.indexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return false;
+  if (slash === -1) return true;
+  const bits = entry.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}
+
+/** SIMPLEVM_PUBLIC_URL: an absolute http(s) URL with no query or fragment; kept without a trailing slash. */
+function publicUrlOf(env: Env): string | null {
+  const raw = text(env, 'SIMPLEVM_PUBLIC_URL');
+  if (raw === null) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SIMPLEVM_PUBLIC_URL must be an absolute URL, e.g. https://portal.example.org');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('SIMPLEVM_PUBLIC_URL must start with https:// or http://');
+  if (url.search || url.hash || url.username || url.password) throw new ConfigError('SIMPLEVM_PUBLIC_URL must not have a query string, a fragment or credentials');
+  return trimTrailingSlashes(url.href);
 }
 
 const OIDC_VARS = [

@@ -16,16 +16,41 @@ export const SESSION_COOKIE = 'simplevm_session';
 /** One body for every kind of bad key, so that a caller learns nothing about which it was. */
 export const badKey = () => new AppError('not_authenticated', 'Authentication failed: the API key is not valid.');
 
-/** The key the request presents, or undefined when it presents none. */
+/**
+ * Longest credential header looked at: a key is 51 characters, so anything much longer is refused
+ * as a bad key without being read further.
+ */
+export const MAX_CREDENTIAL_HEADER = 1024;
+
+/** The key the request presents ('' for one that cannot be a key), or undefined when it presents none. */
 export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
-  if (header !== undefined) return Array.isArray(header) ? header[0] ?? '' : header;
-  const authz = request.headers.authorization;
-  if (authz !== undefined) {
-    const m = /^Bearer\s+(\S*)\s*$/i.exec(authz);
-    return m ? m[1] : '';
+  if (header !== undefined) {
+    const value = Array.isArray(header) ? header[0] ?? '' : header;
+    return value.length > MAX_CREDENTIAL_HEADER ? '' : value;
   }
-  return undefined;
+  const authz = request.headers.authorization;
+  return authz === undefined ? undefined : bearerToken(authz);
+}
+
+const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\r' || c === '\n' || c === '\v' || c === '\f' || c === '\u00a0';
+
+/**
+ * The token of `Bearer <token>` (scheme case-insensitive, spaces around the token allowed), or ''
+ * when the header is anything else. One pass over at most MAX_CREDENTIAL_HEADER characters: a
+ * regular expression here ran before any rate limit and backtracked quadratically on long runs of
+ * spaces (issue 16).
+ */
+export function bearerToken(header: string): string {
+  const n = header.length;
+  if (n > MAX_CREDENTIAL_HEADER || n < 7 || header.slice(0, 6).toLowerCase() !== 'bearer' || !isSpace(header[6])) return '';
+  let i = 7;
+  while (i < n && isSpace(header[i])) i++;
+  const start = i;
+  while (i < n && !isSpace(header[i])) i++;
+  const token = header.slice(start, i);
+  while (i < n && isSpace(header[i])) i++;
+  return i === n ? token : '';
 }
 
 const LAST_USED_EVERY_MS = 60_000;
@@ -79,7 +104,7 @@ export class Authenticator {
       throw new AppError('api_keys_not_enabled', 'API keys are in beta and enabled only for superusers.');
     }
     this.noteUse(row.id, row.last_used_at, now);
-    const address = this.noteAddress(row.id, row.prefix, { id: row.user_id, username: row.username }, ip);
+    const address = this.noteAddress(row.id, row.prefix, row.project_id, { id: row.user_id, username: row.username }, ip);
     if (address) await address;
     return {
       user: { id: row.user_id, username: row.username, isSuperuser: row.is_superuser === 1 },
@@ -100,16 +125,16 @@ export class Authenticator {
   /** Addresses already known for a key on this instance; a new one is recorded once (`key.new_ip`). */
   private readonly knownAddresses = new Set<string>();
 
-  private noteAddress(keyId: number, prefix: string, user: { id: number; username: string }, ip: string): Promise<void> | undefined {
+  private noteAddress(keyId: number, prefix: string, projectId: number | null, user: { id: number; username: string }, ip: string): Promise<void> | undefined {
     const token = `${keyId}|${ip}`;
     if (this.knownAddresses.has(token)) return undefined;
-    return this.recordAddress(keyId, prefix, user, ip, token);
+    return this.recordAddress(keyId, prefix, projectId, user, ip, token);
   }
 
-  private async recordAddress(keyId: number, prefix: string, user: { id: number; username: string }, ip: string, token: string): Promise<void> {
+  private async recordAddress(keyId: number, prefix: string, projectId: number | null, user: { id: number; username: string }, ip: string, token: string): Promise<void> {
     await this.ctx.db.kysely.transaction().execute(async (trx) => {
       if (await rememberKeyIp(trx, keyId, ip, new Date().toISOString())) {
-        await writeAudit(trx, user, prefix, ip, { action: 'key.new_ip', objectType: 'api_key', objectId: String(keyId), subjectId: user.id });
+        await writeAudit(trx, user, prefix, ip, { action: 'key.new_ip', objectType: 'api_key', objectId: String(keyId), subjectId: user.id, projectId });
       }
     });
     if (this.knownAddresses.size > 100_000) this.knownAddresses.clear();

@@ -1,6 +1,8 @@
 // Pure rules of single sign-on: what the provider's claims make of a portal user (username,
 // e-mail, superuser), and which return paths a login may be sent back to.
 
+import { trimChars } from '../../shared/text.js';
+
 export type Claims = Record<string, unknown>;
 
 /** Usernames as the command line allows them (spec §1). */
@@ -50,10 +52,9 @@ export function usernameBase(claims: Claims): string {
   const cleaned = wanted
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
-    .replace(USERNAME_CHARS, '-')
-    .replace(/^[-.]+|[-.]+$/g, '')
-    .slice(0, BASE_MAX);
-  return cleaned === '' ? 'user' : cleaned;
+    .replace(USERNAME_CHARS, '-');
+  const trimmed = trimChars(cleaned, '-.').slice(0, BASE_MAX);
+  return trimmed === '' ? 'user' : trimmed;
 }
 
 /** Names to try in turn when `base` is taken: base, base-2, base-3, … */

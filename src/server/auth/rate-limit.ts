@@ -1,129 +1,114 @@
 // Rate limits (spec §1): requests a minute per key and per session user, and failed
-// authentications a minute per client IP. Fixed one-minute windows, counted in memory, or in Redis
+// authentications a minute per client IP. Counted by rate-limiter-flexible, in memory, or in Redis
 // (REDIS_URL) so that every instance shares them.
 import type { FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Principal } from './principal.js';
 
-const WINDOW_MS = 60_000;
+const WINDOW_S = 60;
 
-export interface Counter {
-  /** Adds one to the counter of this window and returns the new count. */
-  hit(key: string, windowMs: number): Promise<number>;
-  /** The count of this window, without adding. */
-  peek(key: string, windowMs: number): Promise<number>;
-  close(): Promise<void>;
-}
-
-const windowOf = (windowMs: number, now = Date.now()) => Math.floor(now / windowMs);
-
-export class MemoryCounter implements Counter {
-  private readonly counts = new Map<string, number>();
-  private window = -1;
-
-  private roll(windowMs: number): number {
-    const w = windowOf(windowMs);
-    // Old windows are dropped wholesale; memory stays bounded by one window's callers.
-    if (w !== this.window) {
-      this.counts.clear();
-      this.window = w;
-    }
-    return w;
-  }
-
-  async hit(key: string, windowMs: number): Promise<number> {
-    this.roll(windowMs);
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    return n;
-  }
-
-  async peek(key: string, windowMs: number): Promise<number> {
-    this.roll(windowMs);
-    return this.counts.get(key) ?? 0;
-  }
-
-  async close(): Promise<void> {}
-}
-
-export class RedisCounter implements Counter {
-  private readonly redis: Redis;
-
-  constructor(url: string) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000 });
-    // Connection trouble is reported by each command; a listener keeps it from crashing the process.
-    this.redis.on('error', () => {});
-  }
-
-  private key(key: string, windowMs: number): string {
-    return `simplevm:rl:${key}:${windowOf(windowMs)}`;
-  }
-
-  async hit(key: string, windowMs: number): Promise<number> {
-    const k = this.key(key, windowMs);
-    const results = await this.redis.multi().incr(k).pexpire(k, windowMs * 2).exec();
-    return Number(results?.[0]?.[1] ?? 0);
-  }
-
-  async peek(key: string, windowMs: number): Promise<number> {
-    return Number((await this.redis.get(this.key(key, windowMs))) ?? 0);
-  }
-
-  async close(): Promise<void> {
-    this.redis.disconnect();
-  }
-}
-
-function tooMany(what: string): AppError {
-  const retryAfter = Math.max(1, Math.ceil((WINDOW_MS - (Date.now() % WINDOW_MS)) / 1000));
+function tooMany(what: string, res: RateLimiterRes): AppError {
+  const retryAfter = Math.min(WINDOW_S, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
   return new AppError('rate_limited', `Too many ${what}; retry in ${retryAfter} s.`, { headers: { 'retry-after': String(retryAfter) } });
 }
 
+const FAILURES = 'failed authentications from your address';
+const noRefund = async () => {};
+
 export class RateLimits {
-  constructor(private readonly config: Pick<Config, 'rateLimit' | 'authFailLimit'>, readonly counter: Counter, private readonly onError: (err: unknown) => void = () => {}) {}
+  /** Null when the limit is off. */
+  private readonly requests: RateLimiterAbstract | null;
+  private readonly failures: RateLimiterAbstract | null;
+
+  /** `redis`: shared counters; null: this instance's memory. */
+  constructor(
+    private readonly config: Pick<Config, 'rateLimit' | 'authFailLimit'>,
+    private readonly redis: Redis | null,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {
+    const limiter = (name: string, points: number): RateLimiterAbstract | null => {
+      if (points === 0) return null;
+      const opts = { keyPrefix: `simplevm:rl:${name}`, points, duration: WINDOW_S };
+      // Without Redis ready, a command fails at once instead of queueing: the limit is then skipped (count()).
+      return redis ? new RateLimiterRedis({ ...opts, storeClient: redis, rejectIfRedisNotReady: true }) : new RateLimiterMemory(opts);
+    };
+    this.requests = limiter('req', config.rateLimit);
+    this.failures = limiter('authfail', config.authFailLimit);
+  }
 
   /** Counts a request of a key or a session user; 429 beyond SIMPLEVM_RATE_LIMIT a minute; undefined (nothing to wait for) when the limit is off. */
   hitPrincipal(p: Principal): Promise<void> | undefined {
-    if (this.config.rateLimit === 0) return undefined;
+    if (!this.requests) return undefined;
     // Named by key prefix and username, which stay unique however many databases share one Redis.
     const bucket = p.key ? `key:${p.key.prefix}` : `user:${p.user.username}`;
-    return this.count(() => this.counter.hit(bucket, WINDOW_MS)).then((n) => {
-      if (n > this.config.rateLimit) throw tooMany('requests');
-    });
+    return this.requests.consume(bucket).then(
+      () => undefined,
+      (rejected: unknown) => this.refusedOrSkipped(rejected, 'requests'),
+    );
   }
 
-  /** 429 when the address has failed to authenticate too often this minute; undefined when the limit is off. */
+  /**
+   * Counts an attempt to authenticate (a login, a leak report) before it is judged, so that
+   * concurrent attempts cannot all pass a check made before any of them was counted: 429 when the
+   * address is over the limit. The answer refunds the attempt when it turns out not to be a failure.
+   */
+  async attempt(ip: string): Promise<() => Promise<void>> {
+    const failures = this.failures;
+    if (!failures) return noRefund;
+    try {
+      await failures.consume(ip);
+    } catch (rejected) {
+      this.refusedOrSkipped(rejected, FAILURES);
+      return noRefund;
+    }
+    return async () => {
+      await failures.reward(ip).catch((err: unknown) => this.onError(err));
+    };
+  }
+
+  /**
+   * 429 when the address has failed to authenticate too often this minute; undefined when the limit
+   * is off. A request with an API key is checked like this and counted only when it fails
+   * (noteFailure): counting every keyed request first would make a script's own parallel requests
+   * throttle each other, and guessing a key (190 random bits) is hopeless however many race past.
+   */
   assertNotThrottled(ip: string): Promise<void> | undefined {
-    if (this.config.authFailLimit === 0) return undefined;
-    return this.count(() => this.counter.peek(`authfail:${ip}`, WINDOW_MS)).then((n) => {
-      if (n >= this.config.authFailLimit) throw tooMany('failed authentications from your address');
-    });
+    const failures = this.failures;
+    if (!failures) return undefined;
+    return failures.get(ip).then(
+      (res) => {
+        if (res && res.consumedPoints >= this.config.authFailLimit) throw tooMany(FAILURES, res);
+      },
+      (err: unknown) => this.refusedOrSkipped(err, FAILURES),
+    );
   }
 
   async noteFailure(ip: string): Promise<void> {
-    if (this.config.authFailLimit === 0) return;
-    await this.count(() => this.counter.hit(`authfail:${ip}`, WINDOW_MS));
+    await this.failures?.penalty(ip).catch((err: unknown) => this.onError(err));
   }
 
-  /** A counter that cannot be reached does not stop the portal: the limit is skipped and logged. */
-  private async count(fn: () => Promise<number>): Promise<number> {
-    try {
-      return await fn();
-    } catch (err) {
-      this.onError(err);
-      return 0;
-    }
+  /** A limit reached is a 429; a counter that cannot be reached does not stop the portal: the limit is skipped and logged. */
+  private refusedOrSkipped(rejected: unknown, what: string): void {
+    if (rejected instanceof RateLimiterRes) throw tooMany(what, rejected);
+    this.onError(rejected);
   }
 
-  close(): Promise<void> {
-    return this.counter.close();
+  async close(): Promise<void> {
+    this.redis?.disconnect();
   }
 }
 
 export function createRateLimits(config: Config, onError?: (err: unknown) => void): RateLimits {
-  return new RateLimits(config, config.redisUrl ? new RedisCounter(config.redisUrl) : new MemoryCounter(), onError);
+  let redis: Redis | null = null;
+  if (config.redisUrl) {
+    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+    // Connection trouble is reported by each command; a listener keeps it from crashing the process.
+    redis.on('error', () => {});
+  }
+  return new RateLimits(config, redis, onError);
 }
 
 declare module 'fastify' {
@@ -132,7 +117,7 @@ declare module 'fastify' {
   }
 }
 
-/** Records a failed authentication of this request's address. */
-export function noteAuthFailure(request: FastifyRequest): Promise<void> {
-  return request.server.rateLimits.noteFailure(request.ip);
+/** Counts this request's attempt to authenticate before it is judged; see RateLimits.attempt. */
+export function countAuthAttempt(request: FastifyRequest): Promise<() => Promise<void>> {
+  return request.server.rateLimits.attempt(request.ip);
 }

@@ -6,6 +6,7 @@ import * as audit from './migrations/202611270001-audit.js';
 import * as cloudIds from './migrations/202611270002-cloud-ids.js';
 import * as oidc from './migrations/202611270003-oidc.js';
 import * as listOrder from './migrations/202611270004-list-order.js';
+import * as auditProject from './migrations/202612060001-audit-project.js';
 
 const migrations: Record<string, Migration> = {
   '202611260001-initial': initial,
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '202611270002-cloud-ids': cloudIds,
   '202611270003-oidc': oidc,
   '202611270004-list-order': listOrder,
+  '202612060001-audit-project': auditProject,
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -186,6 +186,8 @@ export interface AuditEventsTable {
   object_type: string | null;
   object_id: string | null;
   subject_id: number | null;
+  /** The project the act concerns (its object's, or a bound key's); null for acts on no project (logins). */
+  project_id: number | null;
   ip: string | null;
   outcome: 'success' | 'failure';
 }

@@ -10,6 +10,7 @@ import {
   OpenStackAuthError, OpenStackError, OpenStackHttpError, OpenStackResponseError, OpenStackUnavailableError, type ServiceName,
 } from './errors.js';
 import { type CatalogEntry, TokenBody } from './schemas.js';
+import { trimTrailingSlashes } from '../../../shared/text.js';
 
 export type ServiceType = 'compute' | 'image' | 'block-storage' | 'network';
 
@@ -68,7 +69,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `https://host:5000` and `https://host:5000/v3/` both mean `https://host:5000/v3`. */
 export function keystoneBase(authUrl: string): string {
-  const trimmed = authUrl.replace(/\/+$/, '');
+  const trimmed = trimTrailingSlashes(authUrl);
   return /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
 }
 
@@ -88,7 +89,7 @@ export function faultOf(text: string): { fault: string | null; message: string }
   } catch {
     // not JSON: Glance answers errors as text
   }
-  const plain = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const plain = text.replace(/<[^<>]*>/g, ' ').replace(/\s+/g, ' ').trim();
   return { fault: null, message: plain.slice(0, 300) || '(no message)' };
 }
 
@@ -201,7 +202,7 @@ export class OpenStackSession {
       if (regions.length > 1) {
         throw new OpenStackError(`the catalog offers ${name} (${type}) in several regions (${regions.join(', ')}): set OS_REGION_NAME`, name);
       }
-      const url = candidates[0].url.replace(/\/+$/, '');
+      const url = trimTrailingSlashes(candidates[0].url);
       // Glance's and Neutron's paths carry their version (/v2/images, /v2.0/networks); some catalogs do too.
       return service === 'image' ? url.replace(/\/v2(\.\d+)?$/, '') : service === 'network' ? url.replace(/\/v2\.0$/, '') : url;
     }

@@ -13,10 +13,13 @@ export interface AuditVisibility {
   /** Every event (a superuser); otherwise the user's own acts and acts done to their keys and objects. */
   all: boolean;
   userId: number;
+  /** A key bound to a project: only the events of that project (no logins, nothing elsewhere). */
+  projectId: number | null;
 }
 
 function visible(q: Q, v: AuditVisibility, action: string | undefined) {
   let query = q.selectFrom('audit_events');
+  if (v.projectId !== null) query = query.where('project_id', '=', v.projectId);
   if (!v.all) query = query.where((eb) => eb.or([eb('actor_id', '=', v.userId), eb('subject_id', '=', v.userId)]));
   if (action !== undefined) query = query.where('action', '=', action);
   return query;

@@ -20,7 +20,8 @@ export function auditRoutes(app: App, ctx: AppContext): void {
     const page = request.query.page ?? 1;
     const pageSize = request.query.page_size ?? 50;
     const all = p.user.isSuperuser && !(p.key?.ownObjectsOnly ?? false);
-    const { count, rows } = await listAuditEvents(ctx.db.kysely, { all, userId: p.user.id }, request.query.action, page, pageSize);
-    return pageOf(request, rows, count, page, pageSize);
+    const visibility = { all, userId: p.user.id, projectId: p.key?.projectId ?? null };
+    const { count, rows } = await listAuditEvents(ctx.db.kysely, visibility, request.query.action, page, pageSize);
+    return pageOf(ctx.config, request, rows, count, page, pageSize);
   });
 }

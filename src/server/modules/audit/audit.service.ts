@@ -26,6 +26,8 @@ export interface AuditEvent {
   objectId?: string | null;
   /** The user whose object or key the act concerns (they see the event in their log). */
   subjectId?: number | null;
+  /** The project the act concerns: a key bound to a project sees only that project's events. */
+  projectId?: number | null;
   outcome?: 'success' | 'failure';
   /** Overrides the principal's key prefix (for acts on a key). */
   keyPrefix?: string | null;
@@ -43,6 +45,7 @@ export async function writeAudit(q: Q, actor: { id: number; username: string } |
     object_type: e.objectType ?? null,
     object_id: e.objectId ?? null,
     subject_id: e.subjectId ?? null,
+    project_id: e.projectId ?? null,
     ip,
     outcome: e.outcome ?? 'success',
   });

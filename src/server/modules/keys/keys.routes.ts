@@ -1,11 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
-import { errorResponses } from '../../errors.js';
+import { errorResponses, sendError, toAppError } from '../../errors.js';
 import { assertProjectFieldReachable } from '../reach.hooks.js';
 import { KeyCreateBody, KeyCreated, KeyIdParams, KeyOut, KeyRotateBody, ScopeName } from './keys.schemas.js';
 import { createKey, deleteKeyOf, listKeysFor, revokeLeakedKey, rotateKey } from './keys.service.js';
-import { noteAuthFailure } from '../../auth/rate-limit.js';
+import { countAuthAttempt } from '../../auth/rate-limit.js';
+
+const LEAK_THANKS = { detail: 'Thank you. If this was a live key, it has been revoked.' };
 
 function keyFromBody(body: unknown): unknown {
   if (typeof body !== 'string') return undefined;
@@ -49,6 +51,15 @@ export function keysRoutes(app: App, ctx: AppContext): void {
   app.register(async (open: App) => {
     open.removeAllContentTypeParsers();
     open.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) => done(null, body));
+    // A body that cannot be read (over 16 KB, cut short) is answered 202 like any other, and the
+    // connection is closed so that no more of it is read. Only a 429 (or the portal's own trouble)
+    // is a different answer.
+    open.setErrorHandler(async (err, request, reply) => {
+      const e = toAppError(err);
+      if (e.status >= 500 || e.code === 'rate_limited') return sendError(request, reply, err);
+      await request.server.rateLimits.noteFailure(request.ip);
+      return reply.header('connection', 'close').code(202).send(LEAK_THANKS);
+    });
     open.post('/keys/revoke', {
       config: { auth: 'none', authFailure: true },
       schema: {
@@ -59,9 +70,10 @@ export function keysRoutes(app: App, ctx: AppContext): void {
         response: { 202: Type.Object({ detail: Type.String() }), 429: Type.Ref('Error') },
       },
     }, async (request, reply) => {
-      const revoked = await revokeLeakedKey(ctx, keyFromBody(request.body), request.ip);
-      if (!revoked) await noteAuthFailure(request);
-      return reply.code(202).send({ detail: 'Thank you. If this was a live key, it has been revoked.' });
+      // A report of a key that is not live counts as a failed authentication (it may be a guess).
+      const refund = await countAuthAttempt(request);
+      if (await revokeLeakedKey(ctx, keyFromBody(request.body), request.ip)) await refund();
+      return reply.code(202).send(LEAK_THANKS);
     });
   });
 

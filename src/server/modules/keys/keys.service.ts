@@ -81,7 +81,7 @@ export async function createKey(ctx: AppContext, p: Principal, body: KeyCreate):
       userId: p.user.id, name: body.name, prefix: generated.prefix, digest: generated.digest, scopes,
       ownObjectsOnly: body.own_objects_only ?? true, projectId, createdAt: now.toISOString(), expiresAt,
     });
-    await auditAs(trx, p, { action: 'key.create', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: created.prefix });
+    await auditAs(trx, p, { action: 'key.create', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: created.prefix, projectId });
     return created;
   });
   return { ...keyView(row), key: generated.key };
@@ -93,7 +93,7 @@ export async function deleteKeyOf(ctx: AppContext, p: Principal, id: number): Pr
   await ctx.db.kysely.transaction().execute(async (trx) => {
     const key = await findKey(trx, p.user.id, id);
     if (!key || !(await deleteKey(trx, p.user.id, id, new Date().toISOString()))) throw notFound('No such API key.');
-    await auditAs(trx, p, { action: 'key.delete', objectType: 'api_key', objectId: String(id), subjectId: p.user.id, keyPrefix: key.prefix });
+    await auditAs(trx, p, { action: 'key.delete', objectType: 'api_key', objectId: String(id), subjectId: p.user.id, keyPrefix: key.prefix, projectId: key.project_id });
   });
 }
 
@@ -106,7 +106,9 @@ export async function rotateKey(ctx: AppContext, p: Principal, id: number, overl
   const generated = generateKey();
   const now = new Date();
   const row = await ctx.db.kysely.transaction().execute(async (trx) => {
-    const old = await findKey(trx, p.user.id, id);
+    // Locked: of concurrent rotations of one key, the first deletes it (or shortens its life) before
+    // the next one reads it, and with overlap_hours=0 that one then finds no key (404).
+    const old = await findKey(trx, p.user.id, id, ctx.db.dialect);
     if (!old || old.expires_at <= now.toISOString()) throw notFound('No such API key.');
     const lifetime = Math.min(Date.parse(old.expires_at) - Date.parse(old.created_at), ctx.config.apiKeyMaxDays * DAY_MS);
     const created = await insertKey(trx, {
@@ -114,12 +116,15 @@ export async function rotateKey(ctx: AppContext, p: Principal, id: number, overl
       ownObjectsOnly: old.own_objects_only === 1, projectId: old.project_id, createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + Math.max(lifetime, 60_000)).toISOString(),
     });
-    if (overlapHours === 0) await deleteKey(trx, p.user.id, id, now.toISOString());
-    else {
+    if (overlapHours === 0) {
+      // With the row locked this delete cannot miss; if it ever did, the key went away under us
+      // and the successor inserted above must not outlive it: 404 rolls the insert back.
+      if (!(await deleteKey(trx, p.user.id, id, now.toISOString()))) throw notFound('No such API key.');
+    } else {
       const until = new Date(Math.min(now.getTime() + overlapHours * 3600_000, Date.parse(old.expires_at))).toISOString();
       await shortenKey(trx, id, until);
     }
-    await auditAs(trx, p, { action: 'key.rotate', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: old.prefix });
+    await auditAs(trx, p, { action: 'key.rotate', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: old.prefix, projectId: old.project_id });
     return created;
   });
   return { ...keyView(row), key: generated.key };
@@ -139,7 +144,7 @@ export async function revokeLeakedKey(ctx: AppContext, key: unknown, ip: string)
     const now = new Date().toISOString();
     if (row.expires_at <= now) return false;
     await deleteKey(trx, row.user_id, row.id, now);
-    await writeAudit(trx, null, row.prefix, ip, { action: 'key.revoke_leaked', objectType: 'api_key', objectId: String(row.id), subjectId: row.user_id });
+    await writeAudit(trx, null, row.prefix, ip, { action: 'key.revoke_leaked', objectType: 'api_key', objectId: String(row.id), subjectId: row.user_id, projectId: row.project_id });
     return true;
   });
 }

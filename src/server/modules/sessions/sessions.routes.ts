@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SESSION_COOKIE } from '../../auth/authenticate.js';
-import { noteAuthFailure } from '../../auth/rate-limit.js';
+import { isCrossSite } from '../../auth/origin.js';
+import { countAuthAttempt } from '../../auth/rate-limit.js';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
@@ -27,16 +28,24 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       operationId: 'login',
       tags: ['auth'],
       summary: 'Log in with a local account; sets the session cookie.',
-      description: 'With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every well-formed call answers 403 `permission_denied`.',
+      description: 'With SIMPLEVM_LOCAL_LOGIN=false (single sign-on only) every well-formed call answers 403 `permission_denied`. ' +
+        'A browser request from another site (its `Origin` is not the portal\'s, or `Sec-Fetch-Site: cross-site`) answers 403 `csrf_failed`.',
       body: LoginBody,
       response: { 200: LoginResponse, ...errorResponses },
     },
   }, async (request, reply) => {
+    // A login made by another site's page would log the browser into the attacker's account (login CSRF).
+    if (isCrossSite(request.headers, request.host, ctx.config.publicUrl)) {
+      throw new AppError('csrf_failed', 'Logins are accepted only from the portal\'s own pages (the Origin is another site).');
+    }
+    // Counted before the password is checked, so that concurrent guesses cannot all slip under the limit.
+    const refund = await countAuthAttempt(request);
     const r = await login(ctx, request.body.username, request.body.password, request.ip).catch(async (err: unknown) => {
       // A wrong username or password counts against the address; a login that is switched off does not.
-      if (err instanceof AppError && err.code === 'not_authenticated') await noteAuthFailure(request);
+      if (!(err instanceof AppError && err.code === 'not_authenticated')) await refund();
       throw err;
     });
+    await refund();
     setSessionCookie(request, reply, r);
     return { user: r.user, csrf_token: r.csrfToken };
   });

@@ -18,9 +18,10 @@ export async function createSnapshot(
 ): Promise<SnapshotRow> {
   const reach = reachOf(p);
   const id = randomUUID();
-  await auditedTransaction(ctx, p, { action: 'snapshot.create', objectType: 'snapshot', objectId: id, subjectId: p.user.id }, async (trx) => {
+  await auditedTransaction(ctx, p, { action: 'snapshot.create', objectType: 'snapshot', objectId: id, subjectId: p.user.id }, async (trx, e) => {
     const vm = await findVm(trx, reach, body.snapshot_instance, ctx.db.dialect);
     if (!vm) throw notFound('No such VM.');
+    e.projectId = vm.project_id;
     if (!['ACTIVE', 'SHUTOFF'].includes(vm.status) || vm.task_state !== null) {
       throw new AppError('invalid_state', `Cannot snapshot a VM in status ${vm.status}${vm.task_state ? ` while it is ${vm.task_state}` : ''}.`);
     }

@@ -33,7 +33,7 @@ export interface VmCreate {
 export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): Promise<VmView> {
   const reach = reachOf(p);
   const id = randomUUID();
-  await auditedTransaction(ctx, p, { action: 'vm.create', objectType: 'vm', objectId: id, subjectId: p.user.id }, async (trx) => {
+  await auditedTransaction(ctx, p, { action: 'vm.create', objectType: 'vm', objectId: id, subjectId: p.user.id, projectId: body.project_id }, async (trx) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
     const flavor = await findFlavor(trx, body.flavor_name);
@@ -68,6 +68,7 @@ export async function changeVm(ctx: AppContext, p: Principal, id: string, action
     const vm = isPlausibleId(id) ? await findVm(trx, reachOf(p), id, ctx.db.dialect) : undefined;
     if (!vm) throw notFound('No such VM.');
     e.subjectId = vm.owner_id;
+    e.projectId = vm.project_id;
     const during = vmDuring(vm, action, rebootType);
     if (!during) {
       const why = vm.task_state ? `while it is ${vm.task_state}` : `in status ${vm.status}`;

@@ -27,7 +27,7 @@ export async function getVolume(ctx: AppContext, p: Principal, id: string): Prom
 export async function createVolume(ctx: AppContext, p: Principal, body: { project_id: number; name: string; storage: number }): Promise<VolumeRow> {
   const reach = reachOf(p);
   const id = randomUUID();
-  await auditedTransaction(ctx, p, { action: 'volume.create', objectType: 'volume', objectId: id, subjectId: p.user.id }, async (trx) => {
+  await auditedTransaction(ctx, p, { action: 'volume.create', objectType: 'volume', objectId: id, subjectId: p.user.id, projectId: body.project_id }, async (trx) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
     const usage = await projectUsage(trx, project.id);
@@ -66,6 +66,7 @@ export async function changeVolume(ctx: AppContext, p: Principal, id: string, re
     const lockedVm = vmToLock ? await findVm(trx, reach, vmToLock, ctx.db.dialect) : undefined;
     const volume = (await findVolume(trx, reach, id, ctx.db.dialect)) ?? unlocked;
     e.subjectId = volume.owner_id;
+    e.projectId = volume.project_id;
     const params: Record<string, unknown> = {};
     if (req.os_action === 'attach') {
       if (!req.vm_openstack_id) throw invalid('vm_openstack_id', 'Name the VM to attach the volume to.');

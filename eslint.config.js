@@ -1,0 +1,19 @@
+// One lint job: regular expressions that can take super-linear time on untrusted input (issue 16).
+// `npm run lint` runs it; CI fails on any finding. The rest of the style is the compiler's and review's.
+import tsParser from '@typescript-eslint/parser';
+import regexp from 'eslint-plugin-regexp';
+
+export default [
+  {
+    files: ['src/**/*.ts', 'web/src/**/*.ts', 'web/src/**/*.tsx', 'bin/**/*.js'],
+    ignores: ['src/client/schema.d.ts'],
+    languageOptions: { parser: tsParser, ecmaVersion: 'latest', sourceType: 'module' },
+    plugins: { regexp },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      'regexp/no-super-linear-backtracking': 'error',
+      'regexp/no-super-linear-move': 'error',
+      'regexp/no-misleading-capturing-group': 'error',
+    },
+  },
+];
