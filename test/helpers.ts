@@ -7,6 +7,7 @@ import { loadConfig } from '../src/server/config.js';
 import { insertProject, upsertMembership } from '../src/server/modules/projects/projects.repository.js';
 import { insertUser } from '../src/server/modules/users/users.repository.js';
 import { type Portal, createPortal } from '../src/server/portal.js';
+import { SCOPES } from '../src/shared/contract.js';
 import { freshPgDatabase } from './pg.js';
 
 export const PASSWORD = 'correct horse battery staple';
@@ -190,9 +191,6 @@ export class Factory {
   }
 }
 
-export const ALL_SCOPES = [
-  'vm:read', 'vm:create', 'vm:change_state', 'vm:delete', 'snapshot:create', 'project:read',
-  'volume:read', 'volume:create', 'volume:change_state', 'volume:delete',
-];
+export const ALL_SCOPES: string[] = [...SCOPES];
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@
 // a project-bound key → 404 on another project and its objects; a superuser's own-objects key → 404
 // on other users' objects. Add a route, add a row.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Scope } from '../src/server/auth/principal.js';
+import type { Scope } from '../src/shared/contract.js';
 import { ALL_SCOPES, type As, type TestPortal, type TestUser, buildTestApp, unique } from './helpers.js';
 
 /** The objects a route is called on: a project, and a VM and a volume that its member `owner` made. */

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksumOf } from '../src/server/auth/key-format.js';
-import type { Scope } from '../src/server/auth/principal.js';
+import type { Scope } from '../src/shared/contract.js';
 import { ALL_SCOPES, type As, type TestPortal, type TestUser, buildTestApp, unique } from './helpers.js';
 
 // Hundreds of requests from one client: rate limits must not get in the way of these tests.

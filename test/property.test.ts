@@ -18,7 +18,7 @@ import { SESSION_COOKIE } from '../src/server/auth/authenticate.js';
 import { checksumOf } from '../src/server/auth/key-format.js';
 import { randomToken, sha256Hex } from '../src/server/auth/tokens.js';
 import { ERROR_STATUS } from '../src/server/errors.js';
-import { AUDIT_ACTIONS } from '../src/server/modules/audit/audit.service.js';
+import { AUDIT_ACTIONS } from '../src/shared/contract.js';
 import { insertSession } from '../src/server/modules/sessions/sessions.repository.js';
 import { ALL_SCOPES, PASSWORD, type TestPortal, type TestUser, buildTestApp, sleep, unique } from './helpers.js';
 

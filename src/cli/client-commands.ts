@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { maskKeys } from '../server/auth/key-format.js';
-import { VOLUME_BUSY } from '../server/transitions/states.js';
+import { VOLUME_BUSY } from '../shared/contract.js';
 import { type ApiError, type Me, type Page, type Project, type SimpleVmClient, type Snapshot, type Vm, type Volume, createClient, toApiError } from '../client/index.js';
 import { type Column, type Env, type Paint, type Stream, clean, colorWanted, details, firstLine, paint, progress, table } from './client-output.js';
 import { oneLine, trimTrailingSlashes } from '../shared/text.js';

@@ -3,7 +3,7 @@
 // /admin/audit and filters them by action, others are refused there, and Rotate replaces a key.
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUDIT_ACTIONS } from '../../src/server/modules/audit/audit.service.js';
+import { AUDIT_ACTIONS } from '../../src/shared/contract.js';
 import { type TestPortal, type TestUser, buildTestApp } from '../helpers.js';
 import { ensureWebBuilt, launchChromium, listen, logIn, newPage } from './browser.js';
 

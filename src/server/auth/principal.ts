@@ -1,12 +1,7 @@
 // Who is calling: a user, through a web session or an API key.
-export type Scope =
-  | 'vm:read' | 'vm:create' | 'vm:change_state' | 'vm:delete' | 'snapshot:create' | 'project:read'
-  | 'volume:read' | 'volume:create' | 'volume:change_state' | 'volume:delete';
+import type { Scope } from '../../shared/contract.js';
 
-export const SCOPES: readonly Scope[] = [
-  'vm:read', 'vm:create', 'vm:change_state', 'vm:delete', 'snapshot:create', 'project:read',
-  'volume:read', 'volume:create', 'volume:change_state', 'volume:delete',
-];
+export type { Scope };
 
 export interface PrincipalUser {
   id: number;

@@ -1,6 +1,7 @@
 // Schemas and helpers shared by the resource modules: pagination and id parameters.
 import { type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { PRINTABLE_PATTERN } from '../../shared/contract.js';
 import type { Config } from '../config.js';
 
 export const MAX_PAGE_SIZE = 500;
@@ -81,6 +82,6 @@ export const ProjectIdParams = Type.Object({
 
 /** Free-text names: bounded, no control characters. */
 export const Name = (max: number, description: string) =>
-  Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description });
+  Type.String({ minLength: 1, maxLength: max, pattern: PRINTABLE_PATTERN, description });
 
 export const Timestamp = Type.String({ format: 'date-time' });

@@ -3,7 +3,8 @@ import type { Transaction } from 'kysely';
 import type { CloudProvider, CloudVolume } from '../cloud/provider.js';
 import type { Database, Transition } from '../db/types.js';
 import { finishSnapshot, finishVm, finishVolume } from './transitions.repository.js';
-import { VM_TARGET, type VmAction } from './states.js';
+import type { VmAction } from '../../shared/contract.js';
+import { VM_TARGET } from './states.js';
 
 export type Finish = (trx: Transaction<Database>, nowIso: string) => Promise<void>;
 

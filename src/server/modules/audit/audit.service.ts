@@ -7,18 +7,7 @@ import type { AppContext } from '../../context.js';
 import type { Database } from '../../db/types.js';
 import { AppError } from '../../errors.js';
 import { insertAuditEvent } from './audit.repository.js';
-
-export type AuditAction =
-  | 'login' | 'login_failed' | 'logout'
-  | 'key.create' | 'key.delete' | 'key.rotate' | 'key.revoke_leaked' | 'key.new_ip'
-  | 'vm.create' | 'vm.action' | 'vm.delete'
-  | 'volume.create' | 'volume.action' | 'volume.delete'
-  | 'snapshot.create';
-
-export const AUDIT_ACTIONS: AuditAction[] = [
-  'login', 'login_failed', 'logout', 'key.create', 'key.delete', 'key.rotate', 'key.revoke_leaked', 'key.new_ip',
-  'vm.create', 'vm.action', 'vm.delete', 'volume.create', 'volume.action', 'volume.delete', 'snapshot.create',
-];
+import type { AuditAction } from '../../../shared/contract.js';
 
 export interface AuditEvent {
   action: AuditAction;

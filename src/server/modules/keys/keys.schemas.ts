@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { SCOPES } from '../../auth/principal.js';
+import { PRINTABLE_PATTERN, SCOPES } from '../../../shared/contract.js';
 
 const scopeLiterals = () => SCOPES.map((s) => Type.Literal(s));
 export const ScopeName = Type.Union(scopeLiterals(), { $id: 'Scope', description: 'What a key may do.' });
@@ -39,7 +39,7 @@ export const KeyCreated = Type.Object(
 
 export const KeyCreateBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 50, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }),
+    name: Type.String({ minLength: 1, maxLength: 50, pattern: PRINTABLE_PATTERN }),
     scopes: Type.Array(ScopeInput, { minItems: 1, maxItems: 20, description: 'At least one scope; as a form, repeat the field.' }),
     own_objects_only: Type.Optional(Type.Boolean({ default: true })),
     project_id: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.Null()])),

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { SCOPES } from '../../auth/principal.js';
+import { SCOPES } from '../../../shared/contract.js';
 
 export const LoginBody = Type.Object(
   {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { VM_NAME_PATTERN } from '../vms/vms.schemas.js';
+import { VM_NAME_PATTERN } from '../../../shared/contract.js';
 
 export const SnapshotOut = Type.Object(
   {

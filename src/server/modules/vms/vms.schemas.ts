@@ -1,8 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { VM_NAME_PATTERN } from '../../../shared/contract.js';
 import { Name, Page, PageQuery } from '../shared.schemas.js';
 
-/** VM names as OpenStack hostnames allow them; the web app checks the same pattern. */
-export const VM_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 
 export const VmOut = Type.Object(
   {

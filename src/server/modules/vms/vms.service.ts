@@ -4,7 +4,7 @@ import { reachOf } from '../../auth/policy.js';
 import type { Principal } from '../../auth/principal.js';
 import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
-import { type RebootType, type VmAction, vmDuring } from '../../transitions/states.js';
+import { type RebootType, type VmAction, vmDuring } from '../../../shared/contract.js';
 import { queueTransition } from '../../transitions/queue.js';
 import { isPlausibleId } from '../shared.schemas.js';
 import { auditedTransaction } from '../audit/audit.service.js';

@@ -8,7 +8,7 @@ import { AppError, invalid, notFound } from '../../errors.js';
 import { queueTransition } from '../../transitions/queue.js';
 import { isPlausibleId } from '../shared.schemas.js';
 import { auditedTransaction } from '../audit/audit.service.js';
-import { type VolumeAction, volumeDuring } from '../../transitions/states.js';
+import { type VolumeAction, volumeDuring } from '../../../shared/contract.js';
 import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
 import { findVm } from '../vms/vms.repository.js';
 import { type VolumeFilters, type VolumeRow, findVolume, insertVolume, listVolumes, setVolumeStatus } from './volumes.repository.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { volumeDuring, vmDuring } from './states.js';
+import { volumeDuring, vmDuring } from './contract.js';
 
 describe('vmDuring', () => {
   const at = (status: string, task_state: string | null = null) => ({ status, task_state });
