@@ -4,6 +4,8 @@ import tsParser from '@typescript-eslint/parser';
 import regexp from 'eslint-plugin-regexp';
 
 export default [
+  // Built output (npm run build, npm run build:web) is checked as its sources.
+  { ignores: ['dist/', 'dist.*/', 'web/dist/'] },
   {
     files: ['src/**/*.ts', 'web/src/**/*.ts', 'web/src/**/*.tsx', 'bin/**/*.js'],
     ignores: ['src/client/schema.d.ts'],

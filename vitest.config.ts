@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     setupFiles: ['test/setup.ts'],
+    // Rebuilds dist/ (what bin/simplevm.js runs) when src/ is newer.
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -11,12 +11,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { Authenticator } from '../src/server/auth/authenticate.js';
+import { KeyVerifier } from '../src/server/modules/keys/keys.verify.js';
 import { generateKey } from '../src/server/auth/key-format.js';
 import { loadConfig } from '../src/server/config.js';
-import type { AppContext } from '../src/server/context.js';
 import { openDatabase } from '../src/server/db/index.js';
 import { migrateToLatest } from '../src/server/db/migrate.js';
+import { buildIfStale } from '../scripts/build.js';
 import { BENCH_PASSWORD, FULL, QUICK, seed } from './seed.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -154,6 +154,58 @@ async function medianMicros(fn: () => Promise<unknown>, batches: number, perBatc
   return samples[Math.floor(samples.length / 2)];
 }
 
+/** Wall time of one process run to its exit, in ms; fails unless it exits 0. */
+function runMs(args: string[], env: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(process.execPath, [path.join(root, 'bin/simplevm.js'), ...args], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`simplevm ${args.join(' ')} exited ${code}: ${stderr}`))));
+  });
+}
+
+const medianOf = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+
+/** C1: median wall time of `simplevm ARGS` (after one warm-up run that fills the file cache), in ms. */
+async function cliMedianMs(args: string[], env: Record<string, string>, runs: number): Promise<{ median: number; samples: number[] }> {
+  await runMs(args, env);
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) samples.push(await runMs(args, env));
+  return { median: medianOf(samples), samples };
+}
+
+/** C1s: from spawning `simplevm serve` on a fresh SQLite file to its first 200 from /healthz, in ms. */
+async function serverStartMs(): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svm-bench-start-'));
+  const port = await freePort();
+  const start = performance.now();
+  const child = spawn(process.execPath, [path.join(root, 'bin/simplevm.js'), 'serve'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: path.join(dir, 'start.sqlite'), SIMPLEVM_PORT: String(port), SIMPLEVM_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`simplevm serve exited with ${child.exitCode}`);
+      const ok = await new Promise<boolean>((resolve) => {
+        http.get(`http://127.0.0.1:${port}/healthz`, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        }).on('error', () => resolve(false));
+      });
+      if (ok) return performance.now() - start;
+      if (performance.now() - start > 60_000) throw new Error('simplevm serve did not answer /healthz within 60 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Z1: many connections hammer one key; the key is deleted; count successes sent after the delete returned. */
 async function zombieRequests(base: string, session: Record<string, string>, connections: number, ms: number): Promise<{ after: number; before: number; total: number }> {
   const made = await request(base, 'POST', '/api/keys/', session, { name: 'z1', scopes: ['vm:read'] });
@@ -192,6 +244,8 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   let server: ChildProcess | null = null;
   try {
+    // What `simplevm` runs is dist/, compiled from src/: measure today's code.
+    if (await buildIfStale()) log('rebuilt dist/ from src/');
     log(`${dialect}, ${quick ? 'quick' : 'full'} data set: ${JSON.stringify(sizes)}`);
     const seedDb = openDatabase(db.url, { pool: 4 });
     await migrateToLatest(seedDb.kysely);
@@ -208,6 +262,16 @@ async function main(): Promise<void> {
     const vmUrl = `${base}/api/vms/${seeded.userVmId}/`;
     const check = await request(base, 'GET', `/api/vms/${seeded.userVmId}/`, keyHeader);
     if (check.status !== 200) throw new Error(`the measured VM answered ${check.status}: ${JSON.stringify(check.body)}`);
+
+    // C1: the command line's start, while the server is idle: help (no network), and a page of the
+    // user's VMs from this server; then the server's own start on an empty SQLite file (migrations,
+    // first-start admin and project included).
+    const cliEnv = { SIMPLEVM_URL: base, SIMPLEVM_API_KEY: seeded.userKey, SIMPLEVM_CONFIG: path.join(os.tmpdir(), 'svm-bench-no-config.json'), NO_COLOR: '1' };
+    const c1 = { help: await cliMedianMs(['--help'], cliEnv, 10), vmList: await cliMedianMs(['vm', 'list'], cliEnv, 10) };
+    const starts: number[] = [];
+    for (let i = 0; i < 3; i++) starts.push(await serverStartMs());
+    const c1s = medianOf(starts);
+    log(`C1: --help ${c1.help.samples.map((x) => x.toFixed(0)).join(', ')} ms; vm list ${c1.vmList.samples.map((x) => x.toFixed(0)).join(', ')} ms; serve ${starts.map((x) => x.toFixed(0)).join(', ')} ms`);
 
     // Warm-up, then R1 on the same connections: three rounds of healthz then the VM, each round's
     // ratio from back-to-back runs, and the median round taken, so that a moment of noise on the
@@ -235,19 +299,19 @@ async function main(): Promise<void> {
     // V1: one verification in-process, on its own connection to the same database.
     const verifyDb = openDatabase(db.url, { pool: 2 });
     const config = loadConfig({ DATABASE_URL: db.url, SIMPLEVM_API_KEYS_FOR: 'all', SIMPLEVM_LOG_LEVEL: 'silent' });
-    const auth = new Authenticator({ config, db: verifyDb } as AppContext);
+    const auth = new KeyVerifier({ config, db: verifyDb });
     const unknown = generateKey().key;
     const badChecksum = `${seeded.userKey.slice(0, -1)}${seeded.userKey.endsWith('A') ? 'B' : 'A'}`;
     const swallow = (p: Promise<unknown>) => p.catch(() => undefined);
     const batches = quick ? 50 : 200;
     // And once more with the read cache off: the key read from the database every time.
     const uncachedDb = openDatabase(db.url, { pool: 2, readCache: false });
-    const uncached = new Authenticator({ config, db: uncachedDb } as AppContext);
+    const uncached = new KeyVerifier({ config, db: uncachedDb });
     const v1 = {
-      valid: await medianMicros(() => auth.byKey(seeded.userKey, '127.0.0.1'), batches, 100),
-      validUncached: await medianMicros(() => uncached.byKey(seeded.userKey, '127.0.0.1'), batches, 100),
-      badChecksum: await medianMicros(() => swallow(auth.byKey(badChecksum, '127.0.0.1')), batches, 100),
-      unknownPrefix: await medianMicros(() => swallow(auth.byKey(unknown, '127.0.0.1')), batches, 100),
+      valid: await medianMicros(() => auth.verify(seeded.userKey, '127.0.0.1'), batches, 100),
+      validUncached: await medianMicros(() => uncached.verify(seeded.userKey, '127.0.0.1'), batches, 100),
+      badChecksum: await medianMicros(() => swallow(auth.verify(badChecksum, '127.0.0.1')), batches, 100),
+      unknownPrefix: await medianMicros(() => swallow(auth.verify(unknown, '127.0.0.1')), batches, 100),
     };
     await verifyDb.destroy();
     await uncachedDb.destroy();
@@ -281,6 +345,9 @@ async function main(): Promise<void> {
       { id: 'Z1', what: 'successes with a key after its DELETE returned, 64 connections', value: z1.after, unit: '', target: 0, cmp: '==' },
       { id: 'Q1', what: '200 concurrent VM creates against a quota of 50', value: q1, unit: '', target: 50, cmp: '==' },
       { id: 'M1', what: 'server peak RSS', value: m1, unit: 'MB', target: 300, cmp: '<=' },
+      { id: 'C1', what: 'median run of `simplevm --help`, start to exit', value: c1.help.median, unit: 'ms', target: 150, cmp: '<=' },
+      { id: 'C1v', what: 'median run of `simplevm vm list` against this server, start to exit', value: c1.vmList.median, unit: 'ms', target: 150, cmp: '<=' },
+      { id: 'C1s', what: '`simplevm serve` on an empty SQLite file, start to first 200 from /healthz', value: c1s, unit: 'ms', target: null, cmp: '' },
     ];
     const holds = (r: (typeof rows)[number]) =>
       r.target === null ? null : r.cmp === '>=' ? r.value >= r.target : r.cmp === '<=' ? r.value <= r.target : r.value === r.target;
@@ -300,7 +367,7 @@ async function main(): Promise<void> {
       at: new Date().toISOString(), dialect, quick, sizes, seedSeconds,
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version },
       figures: Object.fromEntries(rows.map((r) => [r.id, { value: r.value, unit: r.unit, target: r.target, holds: holds(r) }])),
-      detail: { r1Rounds: rounds, listRps: list.requests.average, z1 },
+      detail: { r1Rounds: rounds, listRps: list.requests.average, z1, c1: { help: c1.help.samples, vmList: c1.vmList.samples, serve: starts } },
     };
     const file = path.join(resultsDir, `${dialect}${quick ? '-quick' : ''}.json`);
     fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

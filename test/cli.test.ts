@@ -1,7 +1,8 @@
 // The `simplevm` command as users run it (spec §1): real child processes on a real database
 // (a SQLite file; a fresh PostgreSQL database when TEST_DATABASE_URL is set), checked through the
-// real HTTP API of a real `simplevm serve`. Each spawn costs about a second, so the admin
-// commands build one world step by step and independent commands run side by side. The two
+// real HTTP API of a real `simplevm serve`. Each spawn costs a process start (about a tenth of a
+// second for the compiled command, more for a server), so the admin commands build one world step
+// by step and independent commands run side by side. The two
 // groups below use separate databases and run concurrently; within each, tests run in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/server/db/index.js';
@@ -137,6 +138,45 @@ describe.concurrent('admin commands', { timeout: 90_000 }, () => {
     expect((await bob.login('bob', bobPassword)).status).toBe(200);
     expect((await bob.get('/api/auth/me')).data).toMatchObject({ username: 'bob', is_superuser: true });
     expect((await new ApiClient(server.url).login('admin', 'admin')).status).toBe(401);
+  });
+
+  it.sequential('user set --password-stdin sets the first line of stdin as the password and ends the user\'s sessions', async () => {
+    const before = new ApiClient(server.url);
+    expect((await before.login('alice', alicePassword)).status).toBe(200);
+    const newPassword = 'alice second password';
+    const set = await cli(['user', 'set', 'alice', '--password-stdin', '--json'], `${newPassword}\nnot this line\n`);
+    expect(jsonOutput(set)).toEqual({ username: 'alice', is_superuser: false, is_active: true });
+    expect(set.stdout).not.toContain(newPassword);
+
+    const ended = await before.get('/api/auth/me');
+    expect(ended.status).toBe(401);
+    expect((await new ApiClient(server.url).login('alice', alicePassword)).status).toBe(401);
+    expect((await new ApiClient(server.url).login('alice', `${newPassword}\nnot this line`)).status).toBe(401);
+    expect((await new ApiClient(server.url).login('alice', newPassword)).status).toBe(200);
+    alicePassword = newPassword;
+
+    // An empty first line sets nothing.
+    oneLineFailure(await cli(['user', 'set', 'alice', '--password-stdin'], '\n'), /password.*empty/);
+    expect((await new ApiClient(server.url).login('alice', newPassword)).status).toBe(200);
+  });
+
+  it.sequential('an option the command does not take is refused with status 2, naming it, and changes nothing', async () => {
+    const [create, set, before, unknown] = await Promise.all([
+      cli(['user', 'create', 'carol', '--no-superuser']),
+      cli(['project', 'add-member', 'science', 'bob', '--vms', '3']),
+      cli(['--json', 'migrate']),
+      cli(['user', 'set', 'bob', '--inactive', '--frobnicate', '--json']),
+    ]);
+    for (const [r, option] of [[create, '--no-superuser'], [set, '--vms'], [before, '--json'], [unknown, '--frobnicate']] as const) {
+      oneLineFailure(r, new RegExp(option));
+      expect(r.code).toBe(2);
+    }
+    const alice = new ApiClient(server.url);
+    expect((await alice.login('alice', alicePassword)).status).toBe(200);
+    const science = await alice.get(`/api/projects/${scienceId}/`);
+    expect(science.data.members).toEqual([{ username: 'alice', role: 'member' }]);
+    expect((await new ApiClient(server.url).login('bob', bobPassword)).status).toBe(200);
+    expect((await new ApiClient(server.url).login('carol', 'anything')).status).toBe(401);
   });
 
   it.sequential('user set takes effect on the very next request of a session and of a key', async () => {

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SESSION_COOKIE } from '../src/server/auth/authenticate.js';
+import { SESSION_COOKIE } from '../src/server/modules/sessions/sessions.verify.js';
 import { checksumOf } from '../src/server/auth/key-format.js';
 import { randomToken, sha256Hex } from '../src/server/auth/tokens.js';
 import { ERROR_STATUS } from '../src/server/errors.js';

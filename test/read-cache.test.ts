@@ -1,4 +1,4 @@
-// The SQLite read cache (db/prepared.ts memoizeReads, db/index.ts version): a memoized query answers
+// The SQLite read cache (db/read-cache.ts memoizeReads, db/sqlite/statements.ts version): a memoized query answers
 // from memory only while nothing can have changed, and never shows what a transaction has not committed.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,9 +6,10 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, openDatabase, requestArrived } from '../src/server/db/index.js';
+import { type Db, openDatabase } from '../src/server/db/index.js';
 import { migrateToLatest } from '../src/server/db/migrate.js';
-import { memoizedRead, prepared } from '../src/server/db/prepared.js';
+import { prepared } from '../src/server/db/prepared.js';
+import { memoizedRead } from '../src/server/db/read-cache.js';
 import { buildTestApp, freshDatabaseUrl } from './helpers.js';
 
 const byName = prepared((q, username: string) => q.selectFrom('users').select(['id', 'username', 'is_active']).where('username', '=', username), { memo: true });
@@ -64,7 +65,7 @@ describe('SQLite read cache', () => {
     const other = new SQLite(file);
     try {
       other.prepare("update users set is_active = 0 where username = 'ada'").run();
-      requestArrived();
+      db.requestArrived();
       expect(await activeOf('ada')).toBe(0);
       // Without a request: at the next turn of the event loop.
       other.prepare("update users set is_active = 1 where username = 'ada'").run();

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearerToken } from '../src/server/auth/authenticate.js';
+import { bearerToken, readableForwardedFor } from '../src/server/http/guard.js';
 import { loadConfig } from '../src/server/config.js';
 import { type TestPortal, buildTestApp } from './helpers.js';
 
@@ -147,6 +147,28 @@ describe('2. X-Forwarded-For is believed only from the configured proxies', () =
       }
     });
   }
+
+  it('reads X-Forwarded-For from the right only as far as it holds addresses', () => {
+    expect(readableForwardedFor('10.0.0.1,127.0.0.3')).toBe('10.0.0.1, 127.0.0.3');
+    expect(readableForwardedFor('junk, 10.0.0.1,127.0.0.3')).toBe('10.0.0.1, 127.0.0.3');
+    expect(readableForwardedFor('10.0.0.1, junk')).toBeUndefined();
+    expect(readableForwardedFor(`${'x'.repeat(15_000)}`)).toBeUndefined();
+    expect(readableForwardedFor('::1, 2001:db8::1')).toBe('::1, 2001:db8::1');
+  });
+
+  it('never takes something that is not an address for the client\'s address (it was a 500 on PostgreSQL)', async () => {
+    const t = await portal({ SIMPLEVM_TRUST_PROXY: '1' });
+    const base = await listen(t);
+    // Straight to the portal with junk: the junk is not an address, so the peer's address is used.
+    expect(await recordedAddress(t, base, `${'z'.repeat(100)}`)).toBe('127.0.0.3');
+    expect(await recordedAddress(t, base, `10.1.2.3, ${'z'.repeat(100)}`)).toBe('127.0.0.3');
+    const proxy = await proxyTo(base);
+    try {
+      expect(await recordedAddress(t, proxy.url, `${'z'.repeat(100)}`)).toBe('127.0.0.3');
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it('keeps the failed-authentication limit per real client however X-Forwarded-For is spoofed', async () => {
     const t = await portal({ SIMPLEVM_TRUST_PROXY: '127.0.0.2', SIMPLEVM_AUTH_FAIL_LIMIT: '3' });

@@ -1,6 +1,8 @@
 // The client commands of `simplevm` (issue 9): drive a portal over its HTTP API with an API key,
-// through the typed client (`simplevm/client`). Admin commands, which open the database
-// directly, stay in main.ts; main.ts hands every command named here to runClientCommand.
+// through the typed client (`simplevm/client`). They are declared here as a section of the
+// program (program.ts), each with its own options; the admin commands, which open the database,
+// are another section (admin-commands.ts). Nothing here imports src/server, so that these
+// commands never load the server's code.
 //
 // Where the portal and the key come from, first match wins: --url / --api-key, then
 // SIMPLEVM_URL / SIMPLEVM_API_KEY, then the config file that `simplevm login` writes (mode 0600;
@@ -9,12 +11,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { maskKeys } from '../server/auth/key-format.js';
-import { VOLUME_BUSY } from '../shared/contract.js';
+import { maskKeys } from '../shared/key-mask.js';
+import { vmInTransition, volumeInTransition } from '../shared/contract.js';
 import { type ApiError, type Me, type Page, type Project, type SimpleVmClient, type Snapshot, type Vm, type Volume, createClient, toApiError } from '../client/index.js';
-import { type Column, type Env, type Paint, type Stream, clean, colorWanted, details, firstLine, paint, progress, table } from './client-output.js';
-import { oneLine, trimTrailingSlashes } from '../shared/text.js';
+import { type Column, type Env, type Paint, clean, colorWanted, details, firstLine, paint, progress, table } from './client-output.js';
+import { nodeFetch } from './http.js';
+import { type Call, type CommandSpec, CliError, type Io, type OptionTable, type Section, processIo, runProgram, usage } from './program.js';
+import { trimTrailingSlashes } from '../shared/text.js';
+
+export type { Io } from './program.js';
 
 /** Exit statuses of the client commands; docs/scripting.md lists them. */
 export const EXIT = {
@@ -34,112 +39,6 @@ export const EXIT = {
   /** The login prompt was cancelled with Ctrl-C. */
   cancelled: 130,
 } as const;
-
-export const CLIENT_USAGE = `client commands (they use the portal's HTTP API with an API key):
-  simplevm login [--url URL]            save the portal's URL and a key (typed, or the first line of stdin)
-  simplevm logout                       forget the saved key
-  simplevm whoami
-  simplevm project list
-  simplevm project show|flavors|images PROJECT
-  simplevm vm list [--project P] [--status S] [--text T] [--page N] [--page-size N]
-  simplevm vm show VM
-  simplevm vm create NAME --image IMAGE --flavor FLAVOR [--project P] [--wait]
-  simplevm vm stop|resume|delete VM [--wait]
-  simplevm vm reboot VM [--hard] [--wait]
-  simplevm volume list [--project P] [--status S] [--page N] [--page-size N]
-  simplevm volume show VOLUME
-  simplevm volume create NAME --size GB [--project P] [--wait]
-  simplevm volume attach VOLUME VM [--wait]
-  simplevm volume detach|delete VOLUME [--wait]
-  simplevm volume extend VOLUME GB [--wait]
-  simplevm snapshot create VM NAME [--description TEXT] [--wait]
-  simplevm audit [--action ACTION] [--page N] [--page-size N]
-options of every client command:
-  --url URL, --api-key KEY   the portal and the key (or SIMPLEVM_URL, SIMPLEVM_API_KEY, or simplevm login)
-  --json                     print the API's JSON answer, one line, instead of a table
-  --wait [--timeout SECONDS] follow the change to its end (default timeout 900 s)
-PROJECT (and P) is a project's id or name; VM and VOLUME are openstack ids.
-exit status: 0 done, 1 --wait saw ERROR or timed out, 2 usage or invalid request, 3 authentication
-or permission, 4 not found, 5 conflict (state or quota), 6 server unreachable or in trouble`;
-
-const SUBCOMMANDS: Record<string, string[] | null> = {
-  login: null,
-  logout: null,
-  whoami: null,
-  audit: null,
-  project: ['list', 'show', 'flavors', 'images'],
-  vm: ['list', 'show', 'create', 'stop', 'resume', 'reboot', 'delete'],
-  volume: ['list', 'show', 'create', 'attach', 'detach', 'extend', 'delete'],
-  snapshot: ['create'],
-};
-
-const OPTIONS = {
-  url: { type: 'string' },
-  'api-key': { type: 'string' },
-  json: { type: 'boolean' },
-  wait: { type: 'boolean' },
-  timeout: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  project: { type: 'string' },
-  status: { type: 'string' },
-  text: { type: 'string' },
-  page: { type: 'string' },
-  'page-size': { type: 'string' },
-  image: { type: 'string' },
-  flavor: { type: 'string' },
-  size: { type: 'string' },
-  hard: { type: 'boolean' },
-  description: { type: 'string' },
-  action: { type: 'string' },
-} as const;
-type OptionName = keyof typeof OPTIONS;
-type Values = { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
-
-const GLOBAL: OptionName[] = ['url', 'api-key', 'json', 'help'];
-const WAIT: OptionName[] = ['wait', 'timeout'];
-const LISTING: OptionName[] = ['page', 'page-size'];
-
-/** The words before the options' values: `simplevm --json vm list` is the command `vm list`. */
-function words(argv: string[]): string[] {
-  const found: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') break;
-    if (a.startsWith('-')) {
-      const name = a.replace(/^--?/, '');
-      const spec = (OPTIONS as Record<string, { type: string }>)[name];
-      if (spec?.type === 'string') i++; // its value follows
-      continue;
-    }
-    found.push(a);
-  }
-  return found;
-}
-
-/** Whether ARGV names a client command (main.ts keeps the admin ones: `project create`, …). */
-export function isClientCommand(argv: string[]): boolean {
-  const [command, sub] = words(argv);
-  if (!command || !(command in SUBCOMMANDS)) return false;
-  if (command !== 'project') return true;
-  return sub === undefined ? false : (SUBCOMMANDS.project ?? []).includes(sub);
-}
-
-export interface Io {
-  env: Env;
-  stdout: Stream;
-  stderr: Stream;
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-}
-
-const processIo = (): Io => ({ env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
-
-class CliError extends Error {
-  constructor(readonly exitCode: number, message: string, readonly pointToHelp = false) {
-    super(message);
-  }
-}
-/** A mistake in the command line itself (the API's own 400s are EXIT.usage too, without the hint). */
-const usage = (message: string) => new CliError(EXIT.usage, message, true);
 
 /** Where the key and URL are kept between commands. */
 function configPath(env: Env): string {
@@ -217,11 +116,30 @@ function redact(text: string, key: string | undefined): string {
   return out;
 }
 
+/** The options of the client commands, as commander hands them over (see OPTIONS). */
+interface Options {
+  url?: string;
+  apiKey?: string;
+  json?: boolean;
+  wait?: boolean;
+  timeout?: string;
+  project?: string;
+  status?: string;
+  text?: string;
+  page?: string;
+  pageSize?: string;
+  image?: string;
+  flavor?: string;
+  size?: string;
+  hard?: boolean;
+  description?: string;
+  action?: string;
+}
+
 interface Ctx {
   io: Io;
-  /** The command's words, e.g. `vm show`. */
-  name: string;
-  values: Values;
+  values: Options;
+  /** The command's arguments (commander has checked how many). */
   args: string[];
   json: boolean;
   p: Paint;
@@ -241,7 +159,7 @@ function connect(ctx: Pick<Ctx, 'url' | 'key'>): SimpleVmClient {
     baseUrl: ctx.url,
     apiKey: ctx.key,
     headers: { 'user-agent': 'simplevm-cli' },
-    fetch: (request) => fetch(request, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }),
+    fetch: nodeFetch(REQUEST_TIMEOUT_MS),
   });
 }
 
@@ -300,14 +218,6 @@ async function projectRef(ctx: Ctx, ref: string | undefined, what: string): Prom
   return found.id;
 }
 
-/** Exactly `n` positional arguments after the command words. */
-function positionals(ctx: Ctx, names: string[]): string[] {
-  if (ctx.args.length !== names.length) {
-    throw usage(names.length ? `${ctx.name} takes ${names.join(' ')}` : `${ctx.name} takes no argument, got "${clean(ctx.args[0])}"`);
-  }
-  return ctx.args;
-}
-
 function print(ctx: Ctx, data: unknown, human: () => string): void {
   ctx.out(ctx.json ? `${JSON.stringify(data)}\n` : human());
 }
@@ -315,15 +225,15 @@ function print(ctx: Ctx, data: unknown, human: () => string): void {
 function pageFooter(ctx: Ctx, page: Page<unknown>, noun: string): void {
   if (ctx.json || (page.next === null && page.previous === null)) return;
   const current = Number(ctx.values.page ?? 1);
-  const size = Number(ctx.values['page-size'] ?? 50);
+  const size = Number(ctx.values.pageSize ?? 50);
   const pages = Math.max(1, Math.ceil(page.count / size));
   ctx.io.stderr.write(`page ${current} of ${pages} (${page.count} ${noun})${page.next ? `; next: --page ${current + 1}` : ''}\n`);
 }
 
 // ---- VMs ----
 
-const BUSY_VM = new Set(['BUILD', 'REBOOT', 'HARD_REBOOT']);
-const vmBusy = (vm: Vm) => vm.task_state !== null || BUSY_VM.has(vm.status);
+// What counts as busy is the contract's (spec §5), shared with the server and the web app.
+const vmBusy = (vm: Vm) => vmInTransition(vm);
 const vmState = (vm: Vm) => `${vm.status}${vm.task_state ? ` (${vm.task_state})` : ''}`;
 
 function vmLine(ctx: Ctx, vm: Vm): string {
@@ -390,27 +300,26 @@ async function waitVm(ctx: Ctx, vm: Vm): Promise<Vm> {
 async function vmCommand(ctx: Ctx, sub: string): Promise<void> {
   const v = ctx.values;
   if (sub === 'list') {
-    positionals(ctx, []);
     const query = {
       project_id: v.project === undefined ? undefined : await projectRef(ctx, v.project, 'vm list'),
       status: v.status,
       text: v.text,
       page: count(v.page, '--page'),
-      page_size: count(v['page-size'], '--page-size'),
+      page_size: count(v.pageSize, '--page-size'),
     };
     const page = await api(ctx, ctx.client.GET('/api/vms', { params: { query } }));
     print(ctx, page, () => (page.results.length ? table(page.results, VM_COLUMNS(ctx), ctx.p) : 'No VMs.\n'));
     return pageFooter(ctx, page, 'VMs');
   }
   if (sub === 'create') {
-    const [name] = positionals(ctx, ['NAME']);
+    const [name] = ctx.args;
     if (!v.image || !v.flavor) throw usage('vm create needs --image and --flavor (see simplevm project images|flavors PROJECT)');
     const projectId = await projectRef(ctx, v.project, 'vm create');
     let vm = await api(ctx, ctx.client.POST('/api/vms', { body: { project_id: projectId, image_name: v.image, flavor_name: v.flavor, vm_name: name } }));
     if (v.wait) vm = await waitVm(ctx, vm);
     return print(ctx, vm, () => vmDetails(ctx, vm));
   }
-  const [id] = positionals(ctx, ['VM']);
+  const [id] = ctx.args;
   if (sub === 'show') {
     const vm = await getVm(ctx, id);
     return print(ctx, vm, () => vmDetails(ctx, vm));
@@ -429,7 +338,7 @@ async function vmCommand(ctx: Ctx, sub: string): Promise<void> {
 
 // ---- volumes ----
 
-const volumeBusy = (x: Volume) => VOLUME_BUSY.includes(x.status);
+const volumeBusy = (x: Volume) => volumeInTransition(x);
 
 function volumeLine(ctx: Ctx, x: Volume): string {
   const where = x.attached_to ? ` on VM ${clean(x.attached_to)}${x.device ? ` as ${clean(x.device)}` : ''}` : '';
@@ -484,19 +393,18 @@ async function waitVolume(ctx: Ctx, volume: Volume, deleting: boolean): Promise<
 async function volumeCommand(ctx: Ctx, sub: string): Promise<void> {
   const v = ctx.values;
   if (sub === 'list') {
-    positionals(ctx, []);
     const query = {
       project_id: v.project === undefined ? undefined : await projectRef(ctx, v.project, 'volume list'),
       status: v.status,
       page: count(v.page, '--page'),
-      page_size: count(v['page-size'], '--page-size'),
+      page_size: count(v.pageSize, '--page-size'),
     };
     const page = await api(ctx, ctx.client.GET('/api/volumes', { params: { query } }));
     print(ctx, page, () => (page.results.length ? table(page.results, VOLUME_COLUMNS(ctx), ctx.p) : 'No volumes.\n'));
     return pageFooter(ctx, page, 'volumes');
   }
   if (sub === 'create') {
-    const [name] = positionals(ctx, ['NAME']);
+    const [name] = ctx.args;
     const storage = count(v.size, '--size');
     if (storage === undefined) throw usage('volume create needs --size GB');
     const projectId = await projectRef(ctx, v.project, 'volume create');
@@ -506,23 +414,23 @@ async function volumeCommand(ctx: Ctx, sub: string): Promise<void> {
   }
   let volume: Volume;
   if (sub === 'show') {
-    const [id] = positionals(ctx, ['VOLUME']);
+    const [id] = ctx.args;
     volume = await getVolume(ctx, id);
     return print(ctx, volume, () => volumeDetails(ctx, volume));
   }
   const action = (id: string, body: { os_action: 'attach' | 'detach' | 'extend'; vm_openstack_id?: string; size?: number }) =>
     api(ctx, ctx.client.POST('/api/volumes/{openstack_id}/action', { params: { path: { openstack_id: id } }, body }));
   if (sub === 'attach') {
-    const [id, vmId] = positionals(ctx, ['VOLUME', 'VM']);
+    const [id, vmId] = ctx.args;
     volume = await action(id, { os_action: 'attach', vm_openstack_id: vmId });
   } else if (sub === 'extend') {
-    const [id, size] = positionals(ctx, ['VOLUME', 'GB']);
+    const [id, size] = ctx.args;
     volume = await action(id, { os_action: 'extend', size: count(size, 'GB') });
   } else if (sub === 'detach') {
-    const [id] = positionals(ctx, ['VOLUME']);
+    const [id] = ctx.args;
     volume = await action(id, { os_action: 'detach' });
   } else {
-    const [id] = positionals(ctx, ['VOLUME']);
+    const [id] = ctx.args;
     volume = await api(ctx, ctx.client.DELETE('/api/volumes/{openstack_id}', { params: { path: { openstack_id: id } } }));
   }
   if (v.wait) volume = await waitVolume(ctx, volume, sub === 'delete');
@@ -533,7 +441,6 @@ async function volumeCommand(ctx: Ctx, sub: string): Promise<void> {
 
 async function projectCommand(ctx: Ctx, sub: string): Promise<void> {
   if (sub === 'list') {
-    positionals(ctx, []);
     const projects = await api(ctx, ctx.client.GET('/api/projects'));
     return print(ctx, projects, () => (projects.length
       ? table(projects, [
@@ -544,7 +451,7 @@ async function projectCommand(ctx: Ctx, sub: string): Promise<void> {
       ], ctx.p)
       : 'No projects.\n'));
   }
-  const [ref] = positionals(ctx, ['PROJECT']);
+  const [ref] = ctx.args;
   const id = await projectRef(ctx, ref, `project ${sub}`);
   const byId = { params: { path: { id } } };
   if (sub === 'show') {
@@ -583,7 +490,7 @@ async function projectCommand(ctx: Ctx, sub: string): Promise<void> {
 }
 
 async function snapshotCommand(ctx: Ctx): Promise<void> {
-  const [vmId, name] = positionals(ctx, ['VM', 'NAME']);
+  const [vmId, name] = ctx.args;
   const body = { snapshot_instance: vmId, snapshot_name: name, ...(ctx.values.description !== undefined ? { description: ctx.values.description } : {}) };
   let snapshot: Snapshot = await api(ctx, ctx.client.POST('/api/snapshots', { body }));
   if (ctx.values.wait) {
@@ -602,8 +509,7 @@ async function snapshotCommand(ctx: Ctx): Promise<void> {
 }
 
 async function auditCommand(ctx: Ctx): Promise<void> {
-  positionals(ctx, []);
-  const query = { action: ctx.values.action, page: count(ctx.values.page, '--page'), page_size: count(ctx.values['page-size'], '--page-size') };
+  const query = { action: ctx.values.action, page: count(ctx.values.page, '--page'), page_size: count(ctx.values.pageSize, '--page-size') };
   const page = await api(ctx, ctx.client.GET('/api/audit', { params: { query } }));
   print(ctx, page, () => (page.results.length
     ? table(page.results, [
@@ -669,8 +575,7 @@ function hiddenLine(io: Io, prompt: string): Promise<string> {
 }
 
 async function login(ctx: Ctx, file: string): Promise<void> {
-  positionals(ctx, []);
-  let key = ctx.values['api-key'] ?? ctx.io.env.SIMPLEVM_API_KEY;
+  let key = ctx.values.apiKey ?? ctx.io.env.SIMPLEVM_API_KEY;
   if (!key) key = ctx.io.stdin.isTTY ? await hiddenLine(ctx.io, `API key for ${shownUrl(ctx.url)} (input hidden): `) : await firstLine(ctx.io.stdin);
   key = key.trim();
   if (!key) throw new CliError(EXIT.auth, 'no API key given: type it at the prompt, or pipe it on stdin');
@@ -683,7 +588,6 @@ async function login(ctx: Ctx, file: string): Promise<void> {
 }
 
 function logout(ctx: Ctx, file: string): void {
-  positionals(ctx, []);
   let removed = true;
   try {
     fs.unlinkSync(file);
@@ -694,68 +598,49 @@ function logout(ctx: Ctx, file: string): void {
   print(ctx, { logged_out: removed, config: file }, () => (removed ? `Forgot the key saved in ${file}\n` : `No key was saved in ${file}\n`));
 }
 
-// ---- dispatch ----
+// ---- the commands, as the program declares them ----
 
-const ALLOWED: Record<string, OptionName[]> = {
-  login: [],
-  logout: [],
-  whoami: [],
-  audit: ['action', ...LISTING],
-  'project list': [],
-  'project show': [],
-  'project flavors': [],
-  'project images': [],
-  'vm list': ['project', 'status', 'text', ...LISTING],
-  'vm show': [],
-  'vm create': ['project', 'image', 'flavor', ...WAIT],
-  'vm stop': WAIT,
-  'vm resume': WAIT,
-  'vm reboot': ['hard', ...WAIT],
-  'vm delete': WAIT,
-  'volume list': ['project', 'status', ...LISTING],
-  'volume show': [],
-  'volume create': ['project', 'size', ...WAIT],
-  'volume attach': WAIT,
-  'volume detach': WAIT,
-  'volume extend': WAIT,
-  'volume delete': WAIT,
-  'snapshot create': ['description', ...WAIT],
+/** Every client command's options; the comment at the top says where --url and --api-key default from. */
+const OPTIONS: OptionTable = {
+  url: { flags: '--url <URL>', description: "the portal's address (else SIMPLEVM_URL, the saved login, or http://127.0.0.1:8000)" },
+  'api-key': { flags: '--api-key <KEY>', description: 'the API key (else SIMPLEVM_API_KEY or the saved login); others on this machine can see it in the process list' },
+  json: { flags: '--json', description: "print the API's JSON answer on one line instead of a table" },
+  wait: { flags: '--wait', description: 'follow the change until it is done (progress on stderr)' },
+  timeout: { flags: '--timeout <SECONDS>', description: 'with --wait: give up after this long (default 900)' },
+  project: { flags: '--project <P>', description: 'the project, by id or name' },
+  status: { flags: '--status <S>', description: 'only those in this status' },
+  text: { flags: '--text <T>', description: 'only VMs whose name contains this' },
+  page: { flags: '--page <N>', description: 'which page, from 1' },
+  'page-size': { flags: '--page-size <N>', description: 'how many a page (default 50, at most 500)' },
+  image: { flags: '--image <IMAGE>', description: 'the image, by name (simplevm project images PROJECT)' },
+  flavor: { flags: '--flavor <FLAVOR>', description: 'the flavor, by name (simplevm project flavors PROJECT)' },
+  size: { flags: '--size <GB>', description: 'the size in GB' },
+  hard: { flags: '--hard', description: 'power the VM off and on instead of restarting its system' },
+  description: { flags: '--description <TEXT>', description: 'what the snapshot is for' },
+  action: { flags: '--action <ACTION>', description: 'only events of this action, e.g. vm.create' },
 };
 
-async function run(argv: string[], io: Io, state: { key?: string }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (err) {
-    throw usage((err as Error).message.split('\n')[0]);
-  }
-  const values = parsed.values as Values;
-  const [command, ...rest] = parsed.positionals;
-  if (!command || !(command in SUBCOMMANDS)) throw usage(`unknown command: ${clean(command ?? '')}`);
-  const sub = SUBCOMMANDS[command] ? rest.shift() : undefined;
-  const name = sub === undefined ? command : `${command} ${sub}`;
-  if (values.help) {
-    io.stdout.write(`${CLIENT_USAGE}\n`);
-    return EXIT.ok;
-  }
-  if (!(name in ALLOWED)) {
-    throw usage(sub === undefined ? `${command} needs one of: ${(SUBCOMMANDS[command] ?? []).join(', ')}` : `unknown command: ${clean(name)}`);
-  }
-  for (const option of Object.keys(values) as OptionName[]) {
-    if (!GLOBAL.includes(option) && !ALLOWED[name].includes(option)) throw usage(`${name} does not take --${option}`);
-  }
-  const timeoutSeconds = count(values.timeout, '--timeout') ?? 900;
+const COMMON = ['url', 'api-key', 'json'];
+const WAIT = ['wait', 'timeout'];
+const LISTING = ['page', 'page-size'];
 
+/**
+ * Runs a client command: where the portal and the key come from, then `body`. Only login and
+ * logout work without a key.
+ */
+async function execute(call: Call, body: (ctx: Ctx, configFile: string) => Promise<void> | void, opts: { keyless?: boolean; noConfig?: boolean } = {}): Promise<void> {
+  const { io } = call;
+  const values = call.opts as Options;
+  const timeoutSeconds = count(values.timeout, '--timeout') ?? 900;
   const file = configPath(io.env);
-  const saved = name === 'logout' ? {} : readConfig(io, file);
+  const saved = opts.noConfig ? {} : readConfig(io, file);
   const url = checkUrl(values.url ?? io.env.SIMPLEVM_URL ?? saved.url ?? DEFAULT_URL);
-  const key = (values['api-key'] ?? io.env.SIMPLEVM_API_KEY ?? saved.api_key)?.trim();
-  state.key = key;
+  const key = (values.apiKey ?? io.env.SIMPLEVM_API_KEY ?? saved.api_key)?.trim();
+  call.hide(key);
   const ctx: Ctx = {
     io,
-    name,
     values,
-    args: rest,
+    args: call.args,
     json: values.json === true,
     p: paint(colorWanted(io.stdout, io.env)),
     pErr: paint(colorWanted(io.stderr, io.env)),
@@ -765,42 +650,87 @@ async function run(argv: string[], io: Io, state: { key?: string }): Promise<num
     timeoutMs: timeoutSeconds * 1000,
     out: (text) => io.stdout.write(redact(text, key)),
   };
+  if (!key && !opts.keyless) throw new CliError(EXIT.auth, 'no API key: set SIMPLEVM_API_KEY, pass --api-key, or run simplevm login');
+  await body(ctx, file);
+}
 
-  if (name === 'login') {
-    await login(ctx, file);
-    return EXIT.ok;
-  }
-  if (name === 'logout') {
-    logout(ctx, file);
-    return EXIT.ok;
-  }
-  if (!key) throw new CliError(EXIT.auth, 'no API key: set SIMPLEVM_API_KEY, pass --api-key, or run simplevm login');
-  if (command === 'whoami') {
-    positionals(ctx, []);
+function command(path: string, args: string[], options: string[], summary: string, body: (ctx: Ctx, configFile: string) => Promise<void> | void, extra: { required?: string[]; keyless?: boolean; noConfig?: boolean } = {}): CommandSpec {
+  return { path, args, options: [...options, ...COMMON], required: extra.required, summary, run: (call) => execute(call, body, extra) };
+}
+
+const COMMANDS: CommandSpec[] = [
+  command('login', [], [], "save the portal's URL and an API key (typed, or the first line of stdin) for the next commands", login, { keyless: true }),
+  command('logout', [], [], 'forget the saved key', (ctx, file) => logout(ctx, file), { keyless: true, noConfig: true }),
+  command('whoami', [], [], 'who the key acts as: user, scopes, own objects only, project', async (ctx) => {
     const me = await api(ctx, ctx.client.GET('/api/auth/me'));
     print(ctx, me, () => meDetails(ctx, me));
-  } else if (command === 'audit') await auditCommand(ctx);
-  else if (command === 'project') await projectCommand(ctx, sub as string);
-  else if (command === 'vm') await vmCommand(ctx, sub as string);
-  else if (command === 'volume') await volumeCommand(ctx, sub as string);
-  else await snapshotCommand(ctx);
-  return EXIT.ok;
+  }),
+  command('project list', [], [], 'the projects the key can see, with your role', (ctx) => projectCommand(ctx, 'list')),
+  command('project show', ['PROJECT'], [], "a project's members, quota and usage", (ctx) => projectCommand(ctx, 'show')),
+  command('project flavors', ['PROJECT'], [], "the flavors a project's VMs can have", (ctx) => projectCommand(ctx, 'flavors')),
+  command('project images', ['PROJECT'], [], "the images a project's VMs can start from, its active snapshots included", (ctx) => projectCommand(ctx, 'images')),
+  command('vm list', [], ['project', 'status', 'text', ...LISTING], 'VMs the key can see, a page at a time (DELETED ones only with --status DELETED)', (ctx) => vmCommand(ctx, 'list')),
+  command('vm show', ['VM'], [], 'a VM: every field', (ctx) => vmCommand(ctx, 'show')),
+  command('vm create', ['NAME'], ['image', 'flavor', 'project', ...WAIT], 'start a new VM', (ctx) => vmCommand(ctx, 'create'), { required: ['image', 'flavor'] }),
+  command('vm stop', ['VM'], WAIT, 'power a VM off (ACTIVE → SHUTOFF)', (ctx) => vmCommand(ctx, 'stop')),
+  command('vm resume', ['VM'], WAIT, 'power a stopped VM on (SHUTOFF → ACTIVE)', (ctx) => vmCommand(ctx, 'resume')),
+  command('vm reboot', ['VM'], ['hard', ...WAIT], 'restart a VM', (ctx) => vmCommand(ctx, 'reboot')),
+  command('vm delete', ['VM'], WAIT, 'delete a VM (it ends DELETED; its volumes become available)', (ctx) => vmCommand(ctx, 'delete')),
+  command('volume list', [], ['project', 'status', ...LISTING], 'volumes the key can see, a page at a time', (ctx) => volumeCommand(ctx, 'list')),
+  command('volume show', ['VOLUME'], [], 'a volume: every field', (ctx) => volumeCommand(ctx, 'show')),
+  command('volume create', ['NAME'], ['size', 'project', ...WAIT], 'make a new volume', (ctx) => volumeCommand(ctx, 'create'), { required: ['size'] }),
+  command('volume attach', ['VOLUME', 'VM'], WAIT, 'attach a volume to a VM of the same project', (ctx) => volumeCommand(ctx, 'attach')),
+  command('volume detach', ['VOLUME'], WAIT, 'detach a volume from its VM', (ctx) => volumeCommand(ctx, 'detach')),
+  command('volume extend', ['VOLUME', 'GB'], WAIT, 'grow a volume to GB', (ctx) => volumeCommand(ctx, 'extend')),
+  command('volume delete', ['VOLUME'], WAIT, 'delete an available volume', (ctx) => volumeCommand(ctx, 'delete')),
+  command('snapshot create', ['VM', 'NAME'], ['description', ...WAIT], 'snapshot a VM into an image of its project', snapshotCommand),
+  command('audit', [], ['action', ...LISTING], 'what was done, by whom, with which key: newest first, a page at a time', auditCommand),
+];
+
+/** The client commands as a section of `simplevm` (main.ts adds the admin commands). */
+export const CLIENT_SECTION: Section = {
+  title: "client commands (they use the portal's HTTP API with an API key)",
+  options: OPTIONS,
+  commands: COMMANDS,
+  common: [...COMMON, 'timeout'],
+  footer: `options of the client commands:
+  --url URL, --api-key KEY   the portal and the key (or SIMPLEVM_URL, SIMPLEVM_API_KEY, or simplevm login)
+  --json                     print the API's JSON answer, one line, instead of a table
+  --wait [--timeout SECONDS] follow the change to its end (default timeout 900 s)
+PROJECT (and P) is a project's id or name; VM and VOLUME are openstack ids.
+exit status: 0 done, 1 --wait saw ERROR or timed out, 2 usage or invalid request, 3 authentication
+or permission, 4 not found, 5 conflict (state or quota), 6 server unreachable or in trouble`,
+};
+
+/** The words before the options' values: `simplevm vm list --project 3` is the command `vm list`. */
+function words(argv: string[]): string[] {
+  const found: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (a.startsWith('-')) {
+      if (OPTIONS[a.replace(/^--?/, '')]?.flags.includes('<') && !a.includes('=')) i++; // its value follows
+      continue;
+    }
+    found.push(a);
+  }
+  return found;
+}
+
+/** Whether ARGV names a client command (the admin commands share the word `project`: `project create`). */
+export function isClientCommand(argv: string[]): boolean {
+  const [first, second] = words(argv);
+  if (!first) return false;
+  const paths = COMMANDS.map((c) => c.path);
+  if (paths.includes(first)) return true;
+  if (first !== 'project') return paths.some((p) => p.startsWith(`${first} `));
+  return second !== undefined && paths.includes(`project ${second}`);
 }
 
 /**
  * Runs one client command and answers its exit status; failures are one line on stderr.
  * `io` defaults to this process's streams and environment (tests pass their own).
  */
-export async function runClientCommand(argv: string[], io: Io = processIo()): Promise<number> {
-  const state: { key?: string } = {};
-  try {
-    return await run(argv, io, state);
-  } catch (err) {
-    const known = err instanceof CliError;
-    const message = known ? err.message : `unexpected failure: ${err instanceof Error ? err.message : String(err)}`;
-    const hint = known && err.pointToHelp ? '; see "simplevm --help"' : '';
-    const line = oneLine(redact(`${message}${hint}`, state.key ?? io.env.SIMPLEVM_API_KEY));
-    io.stderr.write(`${paint(colorWanted(io.stderr, io.env)).red('simplevm:')} ${line}\n`);
-    return known ? err.exitCode : EXIT.failed;
-  }
+export function runClientCommand(argv: string[], io: Io = processIo()): Promise<number> {
+  return runProgram([CLIENT_SECTION], argv, io);
 }

@@ -9,19 +9,16 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyRequest } from 'fastify';
+import Fastify from 'fastify';
 import { sql } from 'kysely';
 import type { DestinationStream } from 'pino';
-import { Authenticator, presentedKey } from './auth/authenticate.js';
-import { maskKeys } from './auth/key-format.js';
-import type { Principal } from './auth/principal.js';
-import { createRateLimits } from './auth/rate-limit.js';
-import { auditRoutes } from './modules/audit/audit.routes.js';
-import { constantTimeEqual } from './auth/tokens.js';
+import helmet from '@fastify/helmet';
+import { maskKeys } from '../shared/key-mask.js';
 import './auth/route-auth.js';
 import type { App, AppContext } from './context.js';
-import { requestArrived } from './db/index.js';
 import { AppError, ErrorBody, sendError } from './errors.js';
+import { requestGuard } from './http/guard.js';
+import { auditRoutes } from './modules/audit/audit.routes.js';
 import { keysRoutes } from './modules/keys/keys.routes.js';
 import { projectsRoutes } from './modules/projects/projects.routes.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
@@ -29,14 +26,12 @@ import { oidcRoutes } from './modules/oidc/oidc.routes.js';
 import { snapshotsRoutes } from './modules/snapshots/snapshots.routes.js';
 import { vmsRoutes } from './modules/vms/vms.routes.js';
 import { volumesRoutes } from './modules/volumes/volumes.routes.js';
-import { coerceFormBody, validatorCompiler } from './validation.js';
+import { validatorCompiler } from './validation.js';
 
 export interface BuildOptions {
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
 }
-
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * A URL as it may be logged: keys masked, and the values of `code` and `state` replaced. Escapes of
@@ -52,10 +47,18 @@ export function maskUrlSecrets(url: string): string {
 const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 /** The web app's Content-Security-Policy: its own scripts only, nothing inline, no framing. */
-export const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
-  "font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
-const FORM = 'application/x-www-form-urlencoded';
+export const CSP_DIRECTIVES = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'", "'unsafe-inline'"],
+  'img-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'font-src': ["'self'", 'data:'],
+  'object-src': ["'none'"],
+  'base-uri': ["'self'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+};
 
 /** Headers and cookies that carry secrets never reach a log line. */
 export const REDACT = [
@@ -104,13 +107,21 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addSchema(ErrorBody);
-  app.decorateRequest('principal', null);
 
   // Only JSON and form bodies are accepted (Fastify would also take text/plain).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   await app.register(formbody, { bodyLimit: 256 * 1024 });
   await app.register(cookie);
+  // Security headers on every answer (helmet's defaults, with these choices): the CSP above; no
+  // framing at all; the referrer only to the portal itself. HSTS is left to the TLS-terminating
+  // proxy, which knows whether the site is served over HTTPS.
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'same-origin' },
+    strictTransportSecurity: false,
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -146,63 +157,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     });
   }
 
-  const authenticator = new Authenticator(ctx);
-  const rateLimits = createRateLimits(ctx.config, (err) => app.log.warn({ err }, 'rate-limit counter unavailable; limit skipped'));
-  app.decorate('rateLimits', rateLimits);
-  app.addHook('onClose', () => rateLimits.close());
-
-  app.addHook('onRequest', async (request, reply) => {
-    // Before anything reads the database for this request (see requestArrived).
-    requestArrived();
-    reply.header('x-request-id', request.id);
-    const { auth, scope, authFailure } = request.routeOptions.config;
-    const key = presentedKey(request);
-    // The limits' checks give nothing to wait for when they are off: no needless turn of the loop.
-    const throttled = authFailure || (key !== undefined && auth && auth !== 'none') ? rateLimits.assertNotThrottled(request.ip) : undefined;
-    if (throttled) await throttled;
-    if (!auth || auth === 'none') return;
-    let principal: Principal | null;
-    try {
-      principal = await authenticator.authenticate(request, key);
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'not_authenticated') await rateLimits.noteFailure(request.ip);
-      throw err;
-    }
-    if (!principal) throw new AppError('not_authenticated', 'Authentication credentials were not provided.');
-    const counted = rateLimits.hitPrincipal(principal);
-    if (counted) await counted;
-    if (auth === 'session' && principal.via !== 'session') {
-      throw new AppError('session_required', 'This endpoint needs a web session; API keys cannot manage keys.');
-    }
-    if (principal.via === 'session' && UNSAFE.has(request.method)) {
-      const sent = request.headers['x-csrf-token'];
-      if (typeof sent !== 'string' || !principal.csrfToken || !constantTimeEqual(sent, principal.csrfToken)) {
-        throw new AppError('csrf_failed', 'The X-CSRF-Token header is missing or does not match your session.');
-      }
-    }
-    if (principal.key && scope && !principal.key.scopes.includes(scope)) {
-      throw new AppError('insufficient_scope', `This API key lacks the scope "${scope}".`);
-    }
-    request.principal = principal;
-  });
-
-  // Form values are coerced to the body schema's types, then reach is checked before validation:
-  // on the routes that take a body or check reach (the others skip this step altogether).
-  const preValidation = async (request: FastifyRequest) => {
-    const bodySchema = request.routeOptions.schema?.body as Parameters<typeof coerceFormBody>[1];
-    // A POST without a body is judged field by field, like an empty one.
-    if (request.body === undefined && bodySchema && (bodySchema as { type?: string }).type === 'object') request.body = {};
-    if (isForm(request) && request.body && typeof request.body === 'object') {
-      request.body = coerceFormBody(request.body as Record<string, unknown>, bodySchema);
-    }
-    const reach = request.routeOptions.config.reach;
-    if (reach) await reach(request);
-  };
-  app.addHook('onRoute', (route) => {
-    if (!route.schema?.body && !(route.config as { reach?: unknown } | undefined)?.reach) return;
-    const own = route.preValidation;
-    route.preValidation = own ? [preValidation, ...(Array.isArray(own) ? own : [own])] : preValidation;
-  });
+  // Authentication, rate limits, CSRF, scope and reach: the request guard (http/guard.ts).
+  await app.register(requestGuard, ctx);
 
   // Shutting down (SIGTERM), the requests in flight finish, but server.close() also waits for every
   // keep-alive connection, and a client or reverse proxy holding one would stall the shutdown for
@@ -224,13 +180,6 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
 
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'same-origin');
-    reply.header('x-frame-options', 'DENY');
-    const type = String(reply.getHeader('content-type') ?? '');
-    if (type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) {
-      reply.header('content-security-policy', CSP);
-    }
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
@@ -285,10 +234,6 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
  */
 function trustProxyOption(trust: AppContext['config']['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
   return typeof trust === 'number' ? (_address, hop) => hop < trust : trust;
-}
-
-function isForm(request: FastifyRequest): boolean {
-  return (request.headers['content-type'] ?? '').toLowerCase().startsWith(FORM);
 }
 
 function isApiPath(url: string): boolean {

@@ -2,6 +2,8 @@
 // A bad value stops the process with one line naming the variable.
 
 import { isIP } from 'node:net';
+import { KindGuard, type Static, type TInteger, type TLiteral, type TSchema, type TUnion, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { trimTrailingSlashes } from '../shared/text.js';
 
 export interface Config {
@@ -94,30 +96,177 @@ export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+// How a variable's text becomes its value; each helper makes one kind of schema entry.
+// - A whole number (Integer): digits, spaces around them allowed; only an empty value is unset,
+//   a blank one is refused.
+// - A choice (a Union of Literals, or a Boolean written `true`/`false`): as written.
+// - Text (String): trimmed, and a blank value is unset, unless `verbatim` (a path or a password
+//   may begin or end with a space): then as written, and only an empty value is unset.
+// `default` is the value when unset; an entry without one is null when unset. `errorMessage`
+// (the word ajv-errors uses) replaces the generic refusal where the rule needs its own words.
+interface ReadOptions {
+  description: string;
+  verbatim?: boolean;
+  errorMessage?: string;
+}
+
+const Whole = (minimum: number, maximum: number, fallback: number, description: string) =>
+  Type.Optional(Type.Integer({ minimum, maximum, default: fallback, description }));
+
+/** The union of the literal strings in T, typed as such (a mapped array loses the literals). */
+type Choices<T extends string[]> = TUnion<{ [I in keyof T]: TLiteral<T[I]> }>;
+
+const OneOf = <T extends string[]>(values: [...T], fallback: T[number] | null, options: ReadOptions) =>
+  Type.Optional(
+    Type.Union(values.map((value) => Type.Literal(value)), {
+      verbatim: true,
+      ...options,
+      ...(fallback === null ? {} : { default: fallback }),
+    }) as Choices<T>,
+  );
+
+const Flag = (fallback: boolean, description: string) => Type.Optional(Type.Boolean({ default: fallback, description }));
+
+const Text = (options: ReadOptions & { default?: string; maxLength?: number; pattern?: string }) => Type.Optional(Type.String(options));
+
+/**
+ * The environment the server reads at start: every variable, its type, range, choices and
+ * default, and what it is. loadConfig reads each one through this schema; what depends on more
+ * than one variable (OpenID Connect settings need an issuer, OpenStack ones SIMPLEVM_CLOUD=openstack)
+ * and what a schema cannot say (URL rules) are checked in code below. The README's configuration
+ * table and docs/ list exactly these variables (test/config-docs.test.ts).
+ */
+export const Environment = Type.Object({
+  DATABASE_URL: Text({
+    description: 'postgres://… or postgresql://… selects PostgreSQL; anything else is a SQLite file path (:memory: allowed)',
+    default: './data/simplevm.sqlite',
+    verbatim: true,
+  }),
+  SIMPLEVM_HOST: Text({ description: 'The address the server listens on', default: '127.0.0.1', verbatim: true }),
+  SIMPLEVM_PORT: Whole(0, 65535, 8000, 'The port the server listens on'),
+  SIMPLEVM_PUBLIC_URL: Text({
+    description: 'The portal\'s address as its users reach it, with the prefix a proxy may serve it under; list links are absolute on it. Unset: links are relative',
+  }),
+  SIMPLEVM_CLOUD: OneOf(['simulated', 'openstack'], 'simulated', { description: 'The cloud behind the portal: the built-in simulation or an OpenStack project' }),
+  SIMPLEVM_SIM_DELAY_MS: Whole(0, 3_600_000, 1500, 'How long each simulated transition takes, in ms'),
+  SIMPLEVM_API_KEYS_FOR: OneOf(['superusers', 'all'], 'superusers', { description: 'Who may create and use API keys: superusers (the beta setting) or all' }),
+  SIMPLEVM_API_KEY_MAX_DAYS: Whole(1, 3650, 365, 'The longest lifetime a key may be given, in days'),
+  SIMPLEVM_RATE_LIMIT: Whole(0, 1_000_000, 600, 'Requests a minute per key and per session user; 0 turns the limit off'),
+  SIMPLEVM_AUTH_FAIL_LIMIT: Whole(0, 1_000_000, 20, 'Failed authentications and leaked-key reports a minute per client IP; 0 turns the limit off'),
+  REDIS_URL: Text({ description: 'redis:// or rediss:// URL of a Redis that shares the rate-limit counters across instances', verbatim: true }),
+  SIMPLEVM_TRUST_PROXY: Text({
+    description: 'Behind reverse proxies: their addresses or CIDR ranges separated by commas, or how many there are; only then is X-Forwarded-For believed. false: none',
+    default: 'false',
+  }),
+  SIMPLEVM_DB_POOL: Whole(1, 1000, 10, 'PostgreSQL connections per instance'),
+  SIMPLEVM_READ_CACHE: Flag(true, 'SQLite: answer the hot reads (key checks, VM show and list) from memory while the database is unchanged'),
+  SIMPLEVM_LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', { description: 'The least severe log level written' }),
+  SIMPLEVM_SESSION_HOURS: Whole(1, 24 * 90, 12, 'How long a web session lasts, in hours'),
+  SIMPLEVM_WORKER_POLL_MS: Whole(5, 60_000, 100, 'How often the transition worker looks for due work, in ms'),
+  SIMPLEVM_LEASE_MS: Whole(100, 3_600_000, 10_000, 'How long a worker\'s claim on a transition lasts before another instance may take it over, in ms'),
+
+  SIMPLEVM_OIDC_ISSUER: Text({ description: 'Single sign-on: the OpenID Connect provider\'s issuer URL (https; http only on this machine); setting it turns single sign-on on' }),
+  SIMPLEVM_OIDC_CLIENT_ID: Text({ description: 'The portal\'s client id at the provider; required with the issuer' }),
+  SIMPLEVM_OIDC_CLIENT_SECRET: Text({ description: 'The client secret; unset for a public client (PKCE only)' }),
+  SIMPLEVM_OIDC_REDIRECT_URL: Text({ description: 'The portal\'s callback, …/api/auth/oidc/callback, exactly as registered at the provider; required with the issuer' }),
+  SIMPLEVM_OIDC_POST_LOGOUT_URL: Text({ description: 'Where the provider sends the browser after logging out. Unset: /login on the redirect URL\'s origin' }),
+  SIMPLEVM_OIDC_NAME: Text({
+    description: 'The login button\'s label: "Log in with <name>"',
+    default: 'single sign-on',
+    maxLength: 100,
+    pattern: '^[^\\r\\n]*$',
+    errorMessage: 'must be one line of at most 100 characters',
+  }),
+  SIMPLEVM_OIDC_SCOPES: Text({ description: 'The scopes to ask for, separated by spaces; must include openid', default: 'openid profile email' }),
+  SIMPLEVM_OIDC_SUPERUSER_CLAIM: Text({ description: 'CLAIM=VALUE: a claim value that makes a user a superuser, e.g. groups=simplevm-admins. Unset: the provider does not manage superusers' }),
+  SIMPLEVM_LOCAL_LOGIN: Flag(true, 'Whether local accounts may log in with a password; false needs single sign-on'),
+
+  OS_AUTH_URL: Text({ description: 'OpenStack: the Keystone v3 URL, e.g. https://cloud.example.org:5000/v3; required with SIMPLEVM_CLOUD=openstack' }),
+  OS_AUTH_TYPE: OneOf(['v3applicationcredential', 'applicationcredential', 'v3password', 'password'], null, {
+    description: 'OpenStack: how to log in when both an application credential and a password are set. Unset: the application credential',
+    verbatim: false,
+    errorMessage: 'must be v3applicationcredential or v3password',
+  }),
+  OS_APPLICATION_CREDENTIAL_ID: Text({ description: 'OpenStack: the application credential\'s id (the preferred way to log in)' }),
+  OS_APPLICATION_CREDENTIAL_SECRET: Text({ description: 'OpenStack: the application credential\'s secret' }),
+  OS_USERNAME: Text({ description: 'OpenStack: the user to log in as with a password' }),
+  OS_PASSWORD: Text({ description: 'OpenStack: that user\'s password', verbatim: true }),
+  OS_USER_DOMAIN_NAME: Text({ description: 'OpenStack: the user\'s domain by name, e.g. Default' }),
+  OS_USER_DOMAIN_ID: Text({ description: 'OpenStack: the user\'s domain by id, instead of by name' }),
+  OS_PROJECT_ID: Text({ description: 'OpenStack: the project to work in, by id' }),
+  OS_PROJECT_NAME: Text({ description: 'OpenStack: the project to work in, by name (with its domain)' }),
+  OS_PROJECT_DOMAIN_NAME: Text({ description: 'OpenStack: the domain of the project named by OS_PROJECT_NAME, by name' }),
+  OS_PROJECT_DOMAIN_ID: Text({ description: 'OpenStack: the domain of the project named by OS_PROJECT_NAME, by id' }),
+  OS_REGION_NAME: Text({ description: 'OpenStack: the region whose endpoints to use. Unset: any, if there is only one' }),
+  OS_INTERFACE: OneOf(['public', 'internal', 'admin'], 'public', { description: 'OpenStack: which endpoints of the catalogue to use' }),
+  SIMPLEVM_OS_NETWORK: Text({ description: 'OpenStack: the id or name of the network new servers are attached to; required with SIMPLEVM_CLOUD=openstack' }),
+  SIMPLEVM_OS_IMAGE_TAG: Text({ description: 'OpenStack: offer only the images with this Glance tag. Unset: every active image' }),
+  SIMPLEVM_OS_POLL_MS: Whole(10, 60_000, 2000, 'OpenStack: how long to wait between polls of a change in flight, in ms'),
+  SIMPLEVM_OS_TIMEOUT_MS: Whole(1000, 86_400_000, 900_000, 'OpenStack: how long a change may take before it ends in ERROR, in ms'),
+  SIMPLEVM_OS_REQUEST_TIMEOUT_MS: Whole(100, 600_000, 20_000, 'OpenStack: how long one HTTP request to the cloud may take, in ms'),
+}, { description: 'The environment variables the server reads at start' });
+
+type Variable = keyof typeof Environment.properties;
+/** A variable's value once read, as its schema types it. */
+type Setting<K extends Variable> = Static<(typeof Environment.properties)[K]>;
+
+/** A whole number from digits, within its schema's range. */
+function wholeNumber(name: string, schema: TInteger, raw: string): number {
   if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
   const value = Number(raw.trim());
-  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  if (!Value.Check(schema, value)) throw new ConfigError(`${name} must be between ${schema.minimum} and ${schema.maximum}, got ${value}`);
   return value;
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+/** The variable's value as its schema declares it, or undefined when it is unset. */
+function readVariable(env: Env, name: Variable): unknown {
+  const schema: TSchema = Environment.properties[name];
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  if (raw === undefined || raw === '') return undefined;
+  if (KindGuard.IsInteger(schema)) return wholeNumber(name, schema, raw);
+  if (KindGuard.IsBoolean(schema)) {
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    throw new ConfigError(`${name} must be one of true, false, got ${JSON.stringify(raw)}`);
   }
-  return raw as T;
+  const value = schema.verbatim === true ? raw : raw.trim();
+  if (value === '') return undefined;
+  if (Value.Check(schema, value)) return value;
+  if (KindGuard.IsUnion(schema)) {
+    const choices = schema.anyOf.map((literal) => String(literal.const)).join(', ');
+    throw new ConfigError(`${name} ${schema.errorMessage ?? `must be one of ${choices}`}, got ${JSON.stringify(value)}`);
+  }
+  // Text is never quoted back: it may be a secret.
+  throw new ConfigError(`${name} ${schema.errorMessage ?? 'is not valid'}`);
+}
+
+/** A variable that has a default: its value, or the default when unset. */
+function setting<K extends Variable>(env: Env, name: K): Setting<K> {
+  const fallback: unknown = Environment.properties[name].default;
+  if (fallback === undefined) throw new Error(`${name} has no default: read it with settingOrNull()`);
+  return (readVariable(env, name) ?? fallback) as Setting<K>;
+}
+
+/** A variable without a default: its value, or null when unset. */
+function settingOrNull<K extends Variable>(env: Env, name: K): Setting<K> | null {
+  if (Environment.properties[name].default !== undefined) throw new Error(`${name} has a default: read it with setting()`);
+  return (readVariable(env, name) ?? null) as Setting<K> | null;
 }
 
 /** The OpenStack settings; every message names SIMPLEVM_CLOUD=openstack and the variable at fault. */
 function loadOpenStack(env: Env): OpenStackConfig {
+  try {
+    return openStackOf(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`SIMPLEVM_CLOUD=openstack: ${err.message}`);
+    throw err;
+  }
+}
+
+function openStackOf(env: Env): OpenStackConfig {
   const fail = (message: string): never => {
-    throw new ConfigError(`SIMPLEVM_CLOUD=openstack: ${message}`);
+    throw new ConfigError(message);
   };
-  const need = (name: string, why: string): string => text(env, name) ?? fail(`${name} must be set (${why})`);
+  const need = (name: 'OS_AUTH_URL' | 'SIMPLEVM_OS_NETWORK', why: string): string => settingOrNull(env, name) ?? fail(`${name} must be set (${why})`);
   const authUrl = need('OS_AUTH_URL', 'the Keystone v3 URL, e.g. https://cloud.example.org:5000/v3');
   let parsed: URL | null = null;
   try {
@@ -130,13 +279,10 @@ function loadOpenStack(env: Env): OpenStackConfig {
     fail(`OS_AUTH_URL must be an http:// or https:// URL, got one starting ${JSON.stringify(authUrl.split(':')[0].slice(0, 12))}`);
   }
 
-  const authType = text(env, 'OS_AUTH_TYPE');
-  if (authType !== null && !['v3applicationcredential', 'applicationcredential', 'v3password', 'password'].includes(authType)) {
-    fail(`OS_AUTH_TYPE must be v3applicationcredential or v3password, got ${JSON.stringify(authType)}`);
-  }
-  const credId = text(env, 'OS_APPLICATION_CREDENTIAL_ID');
-  const credSecret = text(env, 'OS_APPLICATION_CREDENTIAL_SECRET');
-  const username = text(env, 'OS_USERNAME');
+  const authType = settingOrNull(env, 'OS_AUTH_TYPE');
+  const credId = settingOrNull(env, 'OS_APPLICATION_CREDENTIAL_ID');
+  const credSecret = settingOrNull(env, 'OS_APPLICATION_CREDENTIAL_SECRET');
+  const username = settingOrNull(env, 'OS_USERNAME');
   // OS_AUTH_TYPE decides when set; otherwise an application credential, when one is given, wins.
   const useCredential = authType !== null ? authType.endsWith('applicationcredential') : credId !== null || credSecret !== null;
   let auth: OpenStackAuth;
@@ -149,16 +295,16 @@ function loadOpenStack(env: Env): OpenStackConfig {
     if (username === null) {
       fail('set OS_APPLICATION_CREDENTIAL_ID and OS_APPLICATION_CREDENTIAL_SECRET (preferred), or OS_USERNAME and OS_PASSWORD');
     }
-    const password = env.OS_PASSWORD && env.OS_PASSWORD !== '' ? env.OS_PASSWORD : fail('OS_PASSWORD must be set together with OS_USERNAME');
-    const userDomainName = text(env, 'OS_USER_DOMAIN_NAME');
-    const userDomainId = text(env, 'OS_USER_DOMAIN_ID');
+    const password = settingOrNull(env, 'OS_PASSWORD') ?? fail('OS_PASSWORD must be set together with OS_USERNAME');
+    const userDomainName = settingOrNull(env, 'OS_USER_DOMAIN_NAME');
+    const userDomainId = settingOrNull(env, 'OS_USER_DOMAIN_ID');
     if (userDomainName === null && userDomainId === null) fail('OS_USER_DOMAIN_NAME (or OS_USER_DOMAIN_ID) must be set with OS_USERNAME, e.g. Default');
-    const projectId = text(env, 'OS_PROJECT_ID');
-    const projectName = text(env, 'OS_PROJECT_NAME');
+    const projectId = settingOrNull(env, 'OS_PROJECT_ID');
+    const projectName = settingOrNull(env, 'OS_PROJECT_NAME');
     let project: Extract<OpenStackAuth, { method: 'password' }>['project'];
     if (projectName !== null) {
-      const domainName = text(env, 'OS_PROJECT_DOMAIN_NAME');
-      const domainId = text(env, 'OS_PROJECT_DOMAIN_ID');
+      const domainName = settingOrNull(env, 'OS_PROJECT_DOMAIN_NAME');
+      const domainId = settingOrNull(env, 'OS_PROJECT_DOMAIN_ID');
       if (domainName === null && domainId === null) fail('OS_PROJECT_DOMAIN_NAME (or OS_PROJECT_DOMAIN_ID) must be set with OS_PROJECT_NAME, e.g. Default');
       project = projectId !== null ? { id: projectId } : { name: projectName, domain: domainName !== null ? { name: domainName } : { id: domainId! } };
     } else if (projectId !== null) {
@@ -169,55 +315,51 @@ function loadOpenStack(env: Env): OpenStackConfig {
     auth = {
       method: 'password',
       username: username!,
-      password: password!,
+      password,
       userDomain: userDomainName !== null ? { name: userDomainName } : { id: userDomainId! },
-      project: project!,
+      project,
     };
   }
 
   const network = need('SIMPLEVM_OS_NETWORK', 'the id or name of the network new servers are attached to');
-  try {
-    return {
-      authUrl,
-      auth,
-      regionName: text(env, 'OS_REGION_NAME'),
-      interface: oneOf(env, 'OS_INTERFACE', ['public', 'internal', 'admin'] as const, 'public'),
-      network,
-      imageTag: text(env, 'SIMPLEVM_OS_IMAGE_TAG'),
-      pollMs: int(env, 'SIMPLEVM_OS_POLL_MS', 2000, 10, 60_000),
-      transitionTimeoutMs: int(env, 'SIMPLEVM_OS_TIMEOUT_MS', 900_000, 1000, 86_400_000),
-      requestTimeoutMs: int(env, 'SIMPLEVM_OS_REQUEST_TIMEOUT_MS', 20_000, 100, 600_000),
-    };
-  } catch (err) {
-    return fail((err as Error).message);
-  }
+  return {
+    authUrl,
+    auth,
+    regionName: settingOrNull(env, 'OS_REGION_NAME'),
+    interface: setting(env, 'OS_INTERFACE'),
+    network,
+    imageTag: settingOrNull(env, 'SIMPLEVM_OS_IMAGE_TAG'),
+    pollMs: setting(env, 'SIMPLEVM_OS_POLL_MS'),
+    transitionTimeoutMs: setting(env, 'SIMPLEVM_OS_TIMEOUT_MS'),
+    requestTimeoutMs: setting(env, 'SIMPLEVM_OS_REQUEST_TIMEOUT_MS'),
+  };
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  const cloud = oneOf(env, 'SIMPLEVM_CLOUD', ['simulated', 'openstack'] as const, 'simulated');
+  const cloud = setting(env, 'SIMPLEVM_CLOUD');
   const openstack = cloud === 'openstack' ? loadOpenStack(env) : null;
-  const redisUrl = env.REDIS_URL && env.REDIS_URL !== '' ? env.REDIS_URL : null;
+  const redisUrl = settingOrNull(env, 'REDIS_URL');
   if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
     // Only the scheme is named: the URL may hold a password.
     throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got a URL starting ${JSON.stringify(redisUrl.split(':')[0].slice(0, 12))}`);
   }
   return {
-    databaseUrl: env.DATABASE_URL && env.DATABASE_URL !== '' ? env.DATABASE_URL : './data/simplevm.sqlite',
-    host: env.SIMPLEVM_HOST && env.SIMPLEVM_HOST !== '' ? env.SIMPLEVM_HOST : '127.0.0.1',
-    port: int(env, 'SIMPLEVM_PORT', 8000, 0, 65535),
+    databaseUrl: setting(env, 'DATABASE_URL'),
+    host: setting(env, 'SIMPLEVM_HOST'),
+    port: setting(env, 'SIMPLEVM_PORT'),
     cloud,
-    simDelayMs: int(env, 'SIMPLEVM_SIM_DELAY_MS', 1500, 0, 3_600_000),
-    apiKeysFor: oneOf(env, 'SIMPLEVM_API_KEYS_FOR', ['superusers', 'all'] as const, 'superusers'),
-    apiKeyMaxDays: int(env, 'SIMPLEVM_API_KEY_MAX_DAYS', 365, 1, 3650),
-    rateLimit: int(env, 'SIMPLEVM_RATE_LIMIT', 600, 0, 1_000_000),
-    authFailLimit: int(env, 'SIMPLEVM_AUTH_FAIL_LIMIT', 20, 0, 1_000_000),
+    simDelayMs: setting(env, 'SIMPLEVM_SIM_DELAY_MS'),
+    apiKeysFor: setting(env, 'SIMPLEVM_API_KEYS_FOR'),
+    apiKeyMaxDays: setting(env, 'SIMPLEVM_API_KEY_MAX_DAYS'),
+    rateLimit: setting(env, 'SIMPLEVM_RATE_LIMIT'),
+    authFailLimit: setting(env, 'SIMPLEVM_AUTH_FAIL_LIMIT'),
     redisUrl,
-    dbPool: int(env, 'SIMPLEVM_DB_POOL', 10, 1, 1000),
-    readCache: oneOf(env, 'SIMPLEVM_READ_CACHE', ['true', 'false'] as const, 'true') === 'true',
-    logLevel: oneOf(env, 'SIMPLEVM_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
-    workerPollMs: int(env, 'SIMPLEVM_WORKER_POLL_MS', 100, 5, 60_000),
-    leaseMs: int(env, 'SIMPLEVM_LEASE_MS', 10_000, 100, 3_600_000),
-    sessionHours: int(env, 'SIMPLEVM_SESSION_HOURS', 12, 1, 24 * 90),
+    dbPool: setting(env, 'SIMPLEVM_DB_POOL'),
+    readCache: setting(env, 'SIMPLEVM_READ_CACHE'),
+    logLevel: setting(env, 'SIMPLEVM_LOG_LEVEL'),
+    workerPollMs: setting(env, 'SIMPLEVM_WORKER_POLL_MS'),
+    leaseMs: setting(env, 'SIMPLEVM_LEASE_MS'),
+    sessionHours: setting(env, 'SIMPLEVM_SESSION_HOURS'),
     trustProxy: trustProxyOf(env),
     publicUrl: publicUrlOf(env),
     openstack,
@@ -226,18 +368,20 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+/** SIMPLEVM_TRUST_PROXY as a number of proxies in front. */
+const PROXY_HOPS = Type.Integer({ minimum: 1, maximum: 10 });
 
 /** SIMPLEVM_TRUST_PROXY: `false`, a hop count, or proxy addresses/CIDR ranges separated by commas. */
 function trustProxyOf(env: Env): false | number | string[] {
-  const raw = (env.SIMPLEVM_TRUST_PROXY ?? '').trim();
-  if (raw === '' || raw === 'false') return false;
+  const raw = setting(env, 'SIMPLEVM_TRUST_PROXY');
+  if (raw === 'false') return false;
   if (raw === 'true') {
     // Trusting every hop lets any client write its own address into X-Forwarded-For.
     throw new ConfigError(
       'SIMPLEVM_TRUST_PROXY=true would believe any client\'s X-Forwarded-For; set the number of proxies in front (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)',
     );
   }
-  if (/^\d+$/.test(raw)) return int(env, 'SIMPLEVM_TRUST_PROXY', 0, 1, 10);
+  if (/^\d+$/.test(raw)) return wholeNumber('SIMPLEVM_TRUST_PROXY', PROXY_HOPS, raw);
   const entries = raw.split(',').map((e) => e.trim());
   for (const entry of entries) {
     if (!isProxyAddress(entry)) {
@@ -260,7 +404,7 @@ function isProxyAddress(entry: string): boolean {
 
 /** SIMPLEVM_PUBLIC_URL: an absolute http(s) URL with no query or fragment; kept without a trailing slash. */
 function publicUrlOf(env: Env): string | null {
-  const raw = text(env, 'SIMPLEVM_PUBLIC_URL');
+  const raw = settingOrNull(env, 'SIMPLEVM_PUBLIC_URL');
   if (raw === null) return null;
   let url: URL;
   try {
@@ -279,10 +423,8 @@ const OIDC_VARS = [
 ] as const;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-function text(env: Env, name: string): string | null {
-  const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? null : raw.trim();
-}
+/** Set, for the rule that a variable needs another: present and not blank, valid or not. */
+const isSet = (env: Env, name: string): boolean => (env[name] ?? '').trim() !== '';
 
 /** An absolute http(s) URL; plain http only on this machine (a provider or portal under test). */
 function httpUrl(name: string, value: string, opts: { query?: boolean } = {}): string {
@@ -300,29 +442,29 @@ function httpUrl(name: string, value: string, opts: { query?: boolean } = {}): s
 }
 
 function loadOidc(env: Env): { oidc: OidcConfig | null; localLogin: boolean } {
-  const issuer = text(env, 'SIMPLEVM_OIDC_ISSUER');
-  const localLogin = oneOf(env, 'SIMPLEVM_LOCAL_LOGIN', ['true', 'false'] as const, 'true') === 'true';
+  const issuer = settingOrNull(env, 'SIMPLEVM_OIDC_ISSUER');
+  const localLogin = setting(env, 'SIMPLEVM_LOCAL_LOGIN');
   if (!issuer) {
-    const stray = OIDC_VARS.find((name) => text(env, name) !== null);
+    const stray = OIDC_VARS.find((name) => isSet(env, name));
     if (stray) throw new ConfigError(`${stray} is set but SIMPLEVM_OIDC_ISSUER is not`);
     if (!localLogin) throw new ConfigError('SIMPLEVM_LOCAL_LOGIN=false needs single sign-on (SIMPLEVM_OIDC_ISSUER), or no one could log in');
     return { oidc: null, localLogin };
   }
   httpUrl('SIMPLEVM_OIDC_ISSUER', issuer);
-  const clientId = text(env, 'SIMPLEVM_OIDC_CLIENT_ID');
+  const clientId = settingOrNull(env, 'SIMPLEVM_OIDC_CLIENT_ID');
   if (!clientId) throw new ConfigError('SIMPLEVM_OIDC_CLIENT_ID is required with SIMPLEVM_OIDC_ISSUER');
-  const redirect = text(env, 'SIMPLEVM_OIDC_REDIRECT_URL');
+  const redirect = settingOrNull(env, 'SIMPLEVM_OIDC_REDIRECT_URL');
   if (!redirect) throw new ConfigError('SIMPLEVM_OIDC_REDIRECT_URL is required with SIMPLEVM_OIDC_ISSUER (the portal\'s …/api/auth/oidc/callback)');
   const redirectUrl = httpUrl('SIMPLEVM_OIDC_REDIRECT_URL', redirect);
-  const postLogout = text(env, 'SIMPLEVM_OIDC_POST_LOGOUT_URL');
+  const postLogout = settingOrNull(env, 'SIMPLEVM_OIDC_POST_LOGOUT_URL');
   const postLogoutUrl = postLogout ? httpUrl('SIMPLEVM_OIDC_POST_LOGOUT_URL', postLogout, { query: true }) : new URL('/login', redirectUrl).href;
 
-  const scopes = (text(env, 'SIMPLEVM_OIDC_SCOPES') ?? 'openid profile email').split(/\s+/);
+  const scopes = setting(env, 'SIMPLEVM_OIDC_SCOPES').split(/\s+/);
   if (!scopes.includes('openid')) throw new ConfigError('SIMPLEVM_OIDC_SCOPES must include "openid"');
   if (scopes.some((s) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) throw new ConfigError('SIMPLEVM_OIDC_SCOPES must be scope names separated by spaces');
 
   let superuserClaim: OidcConfig['superuserClaim'] = null;
-  const claim = text(env, 'SIMPLEVM_OIDC_SUPERUSER_CLAIM');
+  const claim = settingOrNull(env, 'SIMPLEVM_OIDC_SUPERUSER_CLAIM');
   if (claim) {
     const at = claim.indexOf('=');
     const name = at > 0 ? claim.slice(0, at).trim() : '';
@@ -333,14 +475,13 @@ function loadOidc(env: Env): { oidc: OidcConfig | null; localLogin: boolean } {
     superuserClaim = { name, value };
   }
 
-  const name = text(env, 'SIMPLEVM_OIDC_NAME') ?? 'single sign-on';
-  if (name.length > 100 || /[\r\n]/.test(name)) throw new ConfigError('SIMPLEVM_OIDC_NAME must be one line of at most 100 characters');
+  const name = setting(env, 'SIMPLEVM_OIDC_NAME');
 
   return {
     oidc: {
       issuer,
       clientId,
-      clientSecret: text(env, 'SIMPLEVM_OIDC_CLIENT_SECRET'),
+      clientSecret: settingOrNull(env, 'SIMPLEVM_OIDC_CLIENT_SECRET'),
       redirectUrl,
       postLogoutUrl,
       name,

@@ -2,7 +2,7 @@
 // one renderer used by the error handler, the 404 handler and the router's own errors.
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { maskKeys } from './auth/key-format.js';
+import { maskKeys } from '../shared/key-mask.js';
 
 export const ERROR_STATUS = {
   invalid: 400,

@@ -9,6 +9,10 @@ import type { App, AppContext } from './context.js';
 import { type Db, openDatabase } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { syncCatalog } from './modules/catalog/catalog.service.js';
+import { snapshotTransitions } from './modules/snapshots/snapshots.transitions.js';
+import { vmTransitions } from './modules/vms/vms.transitions.js';
+import { volumeTransitions } from './modules/volumes/volumes.transitions.js';
+import type { TransitionRegistry } from './transitions/definitions.js';
 import { TransitionWorker } from './transitions/worker.js';
 
 export interface Portal {
@@ -18,6 +22,9 @@ export interface Portal {
   startWorker(): void;
   close(): Promise<void>;
 }
+
+/** Each resource's transitions, by the object type of its transitions rows: the engine knows none of them itself. */
+const TRANSITIONS: TransitionRegistry = { vm: vmTransitions, volume: volumeTransitions, snapshot: snapshotTransitions };
 
 export function createCloud(config: Config, db: Db): CloudProvider {
   // loadConfig gives `openstack` settings exactly when SIMPLEVM_CLOUD=openstack.
@@ -32,7 +39,7 @@ export async function createPortal(config: Config, opts: BuildOptions & { db?: D
   await syncCatalog({ db, cloud });
   const ctx = { config, db, cloud } as AppContext;
   const app = await buildApp(ctx, opts);
-  ctx.worker = new TransitionWorker(db, cloud, app.log as FastifyBaseLogger, { pollMs: config.workerPollMs, leaseMs: config.leaseMs });
+  ctx.worker = new TransitionWorker(db, cloud, TRANSITIONS, app.log as FastifyBaseLogger, { pollMs: config.workerPollMs, leaseMs: config.leaseMs });
   let closed = false;
   return {
     app,

@@ -82,3 +82,7 @@ export const volumeActionAllowed = (volume: { status: string }, action: VolumeAc
 /** Statuses in which a volume has a transition running. */
 export const VOLUME_BUSY: readonly string[] = ['creating', 'attaching', 'detaching', 'extending', 'deleting'];
 export const volumeInTransition = (volume: { status: string }): boolean => VOLUME_BUSY.includes(volume.status);
+
+/** A new project's quota when its creator names none (spec §1, `simplevm project create`). */
+export const DEFAULT_QUOTA = { vms: 10, cores: 32, ram_gb: 64, volumes: 10, volume_gb: 500 } as const;
+export type Quota = { vms: number; cores: number; ram_gb: number; volumes: number; volume_gb: number };

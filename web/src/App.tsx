@@ -1,8 +1,10 @@
-// The shell: finds out whether a session is live, shows the login page when it is not (keeping
-// the page the user was on, to return to after login), and otherwise the navigation and the page.
-import { useCallback, useEffect, useMemo, useState } from 'react';
-import { type Me, type ProjectSummary, ApiError, api, request, setCsrfToken, setUnauthenticatedHandler } from './api';
-import { fetchEndSessionUrl } from './oidc';
+// The shell: finds out whether a session is live (meQuery), sends a visitor to the login page
+// (keeping the page they asked for, to return to after login), and otherwise shows the navigation
+// and the page the address names.
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useMemo, useState } from 'react';
+import { Link, NavLink, Navigate, Outlet, Route, Routes, useLocation, useNavigationType, useSearchParams } from 'react-router';
+import type { Me } from './api';
 import { AuditPage } from './pages/AuditPage';
 import { LoginPage } from './pages/LoginPage';
 import { NewVmPage } from './pages/NewVmPage';
@@ -11,11 +13,9 @@ import { ProfilePage } from './pages/ProfilePage';
 import { ProjectPage, ProjectsPage } from './pages/ProjectsPage';
 import { VmsPage } from './pages/VmsPage';
 import { VolumesPage } from './pages/VolumesPage';
-import { Link, currentPath, navigate, useLocation } from './router';
+import { meQuery, useLogout } from './queries';
 import { type Session, SessionContext } from './session';
-import { LoadError, Loading, toApiError, useResource } from './ui';
-
-type State = { kind: 'checking' } | { kind: 'anonymous' } | { kind: 'failed'; error: ApiError } | { kind: 'in'; me: Me };
+import { LoadError, Loading } from './ui';
 
 /** The login page's address that brings the user back to `path` afterwards. */
 function loginPathFor(path: string): string {
@@ -28,87 +28,77 @@ function safeNext(next: string | null): string {
 }
 
 export function App() {
-  const [state, setState] = useState<State>({ kind: 'checking' });
-  const location = useLocation();
+  const me = useQuery(meQuery);
+  // Set when the user logs out in this tab: the login page then has no `next`, as there is nothing
+  // to resume (a session that expires keeps it). Cleared by the next login.
+  const [loggedOut, setLoggedOut] = useState(false);
 
-  const checkSession = useCallback(async () => {
-    setState({ kind: 'checking' });
-    try {
-      const me = await request<Me>('GET', '/api/auth/me', undefined, { quiet401: true });
-      setCsrfToken(me.csrf_token ?? null);
-      setState({ kind: 'in', me });
-    } catch (e) {
-      const error = toApiError(e);
-      setState(error.status === 401 ? { kind: 'anonymous' } : { kind: 'failed', error });
-    }
-  }, []);
+  if (me.isPending) return <main className="centered"><Loading what="the portal" /></main>;
+  if (me.isLoadingError) {
+    return <main className="centered">{me.isFetching ? <Loading what="the portal" /> : <LoadError error={me.error} retry={() => void me.refetch()} />}</main>;
+  }
+  const session = me.data;
 
-  useEffect(() => {
-    setUnauthenticatedHandler(() => {
-      setCsrfToken(null);
-      setState({ kind: 'anonymous' });
-    });
-    void checkSession();
-  }, [checkSession]);
-
-  // Logged out (or the session expired): the login page, remembering where the user was.
-  useEffect(() => {
-    if (state.kind === 'anonymous' && location.pathname !== '/login') navigate(loginPathFor(currentPath()), { replace: true });
-    if (state.kind === 'in' && location.pathname === '/login') navigate(safeNext(location.params.get('next')), { replace: true });
-    if (state.kind === 'in' && location.pathname === '/') navigate('/vms', { replace: true });
-  }, [state.kind, location.path]); // location.path includes the query string, so `next` too
-
-  const onLogin = useCallback((me: Me) => {
-    setCsrfToken(me.csrf_token ?? null);
-    setState({ kind: 'in', me });
-  }, []);
-
-  if (state.kind === 'checking') return <main className="centered"><Loading what="the portal" /></main>;
-  if (state.kind === 'failed') return <main className="centered"><LoadError error={state.error} retry={checkSession} /></main>;
-  if (state.kind === 'anonymous') return location.pathname === '/login' ? <LoginPage onLogin={onLogin} /> : null;
-  return <LoggedIn me={state.me} onLogout={() => setState({ kind: 'anonymous' })} />;
+  return (
+    <>
+      <ScrollToTop />
+      <Routes>
+        <Route path="/login" element={session ? <AfterLogin /> : <LoginPage onLogin={() => setLoggedOut(false)} />} />
+        <Route element={session ? <Shell me={session} onLoggedOut={() => setLoggedOut(true)} /> : <ToLogin loggedOut={loggedOut} />}>
+          <Route index element={<Navigate to="/vms" replace />} />
+          <Route path="vms" element={<VmsPage />} />
+          <Route path="vms/new" element={<NewVmPage />} />
+          <Route path="volumes" element={<VolumesPage />} />
+          <Route path="projects" element={<ProjectsPage />} />
+          <Route path="projects/:id" element={<ProjectPage />} />
+          <Route path="profile" element={<ProfilePage />} />
+          <Route path="admin/audit" element={<AuditPage />} />
+          <Route path="*" element={<NotFoundPage />} />
+        </Route>
+      </Routes>
+    </>
+  );
 }
 
-function LoggedIn({ me, onLogout }: { me: Me; onLogout: () => void }) {
-  const { pathname } = useLocation();
-  const projects = useResource(() => api.get<ProjectSummary[]>('/api/projects/'), []);
-  const [logoutError, setLogoutError] = useState<ApiError | null>(null);
+/** Logged out (or the session expired): the login page, remembering where the user was. */
+function ToLogin({ loggedOut }: { loggedOut: boolean }) {
+  const { pathname, search } = useLocation();
+  return <Navigate to={loggedOut ? '/login' : loginPathFor(pathname + search)} replace />;
+}
 
-  const logout = useCallback(async () => {
-    setLogoutError(null);
-    // A single sign-on session ends at the provider too; its URL must be asked for while the session lives.
-    const endSession = await fetchEndSessionUrl();
-    try {
-      await api.post('/api/auth/logout');
-    } catch (e) {
-      const error = toApiError(e);
-      if (error.status !== 401) {
-        setLogoutError(error);
-        return;
-      }
-    }
-    setCsrfToken(null);
-    if (endSession) {
-      window.location.assign(endSession);
-      return;
-    }
-    navigate('/login', { replace: true });
-    onLogout();
-  }, [onLogout]);
+/** Logged in on the login page: on to the page the user asked for. */
+function AfterLogin() {
+  const [params] = useSearchParams();
+  return <Navigate to={safeNext(params.get('next'))} replace />;
+}
 
-  const session: Session = useMemo(() => ({ me, projects, logout }), [me, projects, logout]);
+/** A page reached by a link or a form starts at its top; on Back and Forward the browser keeps its place. */
+function ScrollToTop() {
+  const { key } = useLocation();
+  const type = useNavigationType();
+  useEffect(() => {
+    if (type === 'PUSH') window.scrollTo(0, 0);
+  }, [key, type]);
+  return null;
+}
 
-  let page;
-  let match: RegExpMatchArray | null;
-  if (pathname === '/vms' || pathname === '/vms/' || pathname === '/') page = <VmsPage />;
-  else if (pathname === '/vms/new' || pathname === '/vms/new/') page = <NewVmPage />;
-  else if (pathname === '/volumes' || pathname === '/volumes/') page = <VolumesPage />;
-  else if (pathname === '/projects' || pathname === '/projects/') page = <ProjectsPage />;
-  else if ((match = pathname.match(/^\/projects\/(\d+)\/?$/))) page = <ProjectPage id={Number(match[1])} />;
-  else if (pathname === '/profile' || pathname === '/profile/') page = <ProfilePage />;
-  else if (pathname === '/admin/audit' || pathname === '/admin/audit/') page = <AuditPage />;
-  else if (pathname === '/login') page = <Loading what="your page" />;
-  else page = <NotFoundPage />;
+function Shell({ me, onLoggedOut }: { me: Me; onLoggedOut: () => void }) {
+  const queryClient = useQueryClient();
+  const logout = useLogout();
+  const session: Session = useMemo(() => ({ me }), [me]);
+
+  const logOut = () =>
+    logout.mutate(undefined, {
+      onSuccess: (endSession) => {
+        // A single sign-on session ends at the provider as well, which sends the browser back to /login.
+        if (endSession) {
+          window.location.assign(endSession);
+          return;
+        }
+        onLoggedOut();
+        queryClient.setQueryData(meQuery.queryKey, null);
+      },
+    });
 
   const nav: [string, string][] = [
     ['/vms', 'VMs'],
@@ -125,16 +115,15 @@ function LoggedIn({ me, onLogout }: { me: Me; onLogout: () => void }) {
         Skip to content
       </a>
       <header className="topbar">
-        <Link href="/vms" className="brand">
+        <Link to="/vms" className="brand">
           SimpleVM
         </Link>
         <nav aria-label="Main">
           <ul>
-            {nav.map(([href, label]) => (
-              <li key={href}>
-                <Link href={href} aria-current={pathname === href || pathname.startsWith(`${href}/`) ? 'page' : undefined}>
-                  {label}
-                </Link>
+            {nav.map(([to, label]) => (
+              <li key={to}>
+                {/* aria-current="page" on this page and the pages under it (/vms/new). */}
+                <NavLink to={to}>{label}</NavLink>
               </li>
             ))}
           </ul>
@@ -144,14 +133,14 @@ function LoggedIn({ me, onLogout }: { me: Me; onLogout: () => void }) {
             {me.username}
             {me.is_superuser ? <span className="tag">superuser</span> : null}
           </span>
-          <button type="button" onClick={() => void logout()}>
+          <button type="button" onClick={logOut}>
             Log out
           </button>
-          {logoutError ? <span className="error" role="alert">{logoutError.detail}</span> : null}
+          {logout.error ? <span className="error" role="alert">{logout.error.detail}</span> : null}
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {page}
+        <Outlet />
       </main>
     </SessionContext.Provider>
   );

@@ -1,10 +1,13 @@
 // The audit log as a table, shared by the profile (the user's own events) and the superusers'
 // audit page (everyone's): newest first, one page at a time.
-import type { AuditEvent } from './api';
-import { Empty, ErrorText, ListPager, LoadError, Loading, type PagedResource, formatDate } from './ui';
+import type { UseQueryResult } from '@tanstack/react-query';
+import type { AuditEvent, Page } from './api';
+import { Empty, ErrorText, ListPager, LoadError, Loading, formatDate } from './ui';
 
-export function AuditLog({ events, caption, showActor = false, emptyText }: {
-  events: PagedResource<AuditEvent>;
+export function AuditLog({ events, page, caption, showActor = false, emptyText }: {
+  /** The page of auditPageQuery that the address asks for. */
+  events: UseQueryResult<Page<AuditEvent>>;
+  page: number;
   caption: string;
   /** Who acted: needed where the events are not all the viewer's own. */
   showActor?: boolean;
@@ -13,8 +16,8 @@ export function AuditLog({ events, caption, showActor = false, emptyText }: {
   const rows = events.data?.results ?? [];
   return (
     <>
-      {events.loading && !events.data ? <Loading what="the audit log" /> : null}
-      {events.error && !events.data ? <LoadError error={events.error} retry={events.reload} /> : null}
+      {events.isPending ? <Loading what="the audit log" /> : null}
+      {events.error && !events.data ? <LoadError error={events.error} retry={() => void events.refetch()} /> : null}
       {events.error && events.data ? <ErrorText error={events.error} /> : null}
       {events.data && rows.length === 0 ? (
         <Empty>
@@ -22,7 +25,8 @@ export function AuditLog({ events, caption, showActor = false, emptyText }: {
         </Empty>
       ) : null}
       {rows.length > 0 ? (
-        <table className="list audit">
+        // aria-busy while another page loads and this one is still shown.
+        <table className="list audit" aria-busy={events.isPlaceholderData || undefined}>
           <caption className="visually-hidden">{caption}</caption>
           <thead>
             <tr>
@@ -38,7 +42,7 @@ export function AuditLog({ events, caption, showActor = false, emptyText }: {
           <tbody>
             {rows.map((e, i) => (
               // Events have no id in the API; on one page their position is stable.
-              <tr key={`${events.page}-${i}`} data-action={e.action}>
+              <tr key={`${page}-${i}`} data-action={e.action}>
                 <td>
                   <time dateTime={e.at}>{formatDate(e.at, { seconds: true })}</time>
                 </td>
@@ -57,7 +61,7 @@ export function AuditLog({ events, caption, showActor = false, emptyText }: {
           </tbody>
         </table>
       ) : null}
-      <ListPager list={events} />
+      <ListPager page={page} count={events.data?.count} />
     </>
   );
 }

@@ -1,24 +1,9 @@
 // The one way the web app talks to the API: the typed client that scripts use too
 // (`simplevm/client`, openapi-fetch over the generated types), with the session cookie, the CSRF
-// header on unsafe calls, and errors as values that carry the API's `detail`.
+// header on unsafe calls, and errors as values that carry the API's `detail`. Which calls the pages
+// make, and how their answers are cached, is in queries.ts.
 import { type Page, ApiError, createClient, toApiError } from '../../src/client/index';
 import type { components, operations } from '../../src/client/schema';
-
-export type Scope = components['schemas']['Scope'];
-
-export const SCOPES: Scope[] = [
-  'vm:read', 'vm:create', 'vm:change_state', 'vm:delete', 'snapshot:create', 'project:read',
-  'volume:read', 'volume:create', 'volume:change_state', 'volume:delete',
-];
-
-/** The audit log's actions (spec §7), for the filter of the audit page; `?action=` matches exactly. */
-export const AUDIT_ACTIONS = [
-  'login', 'login_failed', 'logout', 'key.create', 'key.delete', 'key.rotate', 'key.revoke_leaked', 'key.new_ip',
-  'vm.create', 'vm.action', 'vm.delete', 'volume.create', 'volume.action', 'volume.delete', 'snapshot.create',
-] as const;
-
-/** The API's own check of VM names (VmCreateBody.vm_name). */
-export const VM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 // Request and response shapes are the ones generated from the portal's OpenAPI document
 // (src/client/schema.d.ts, `npm run generate:client`), so a change to the API shows up here as a
@@ -26,8 +11,8 @@ export const VM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 type Schemas = components['schemas'];
 
 export type Me = operations['me']['responses'][200]['content']['application/json'];
+export type OidcInfo = operations['oidcInfo']['responses'][200]['content']['application/json'];
 export type Amounts = Schemas['Project']['quota'];
-export type Role = Schemas['ProjectSummary']['role'];
 export type ProjectSummary = Schemas['ProjectSummary'];
 export type Project = Schemas['Project'];
 export type Flavor = Schemas['Flavor'];
@@ -43,22 +28,17 @@ export type { Page };
 export { ApiError };
 
 let csrfToken: string | null = null;
-let onUnauthenticated: () => void = () => {};
 
+/** The session's CSRF token (from /me or the login answer), sent on every unsafe call; null after logout. */
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
-}
-
-/** Called when a call answers 401: the session has ended, so the app shows the login page. */
-export function setUnauthenticatedHandler(handler: () => void): void {
-  onUnauthenticated = handler;
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * The typed client on the page's own origin, authenticated by the session cookie. Pages may call
- * it directly (`client.GET('/api/vms', …)`); `request` and `api` below go through it as well.
+ * The typed client on the page's own origin, authenticated by the session cookie:
+ * `call(client.GET('/api/projects/{id}', { params: { path: { id } } }))`.
  */
 export const client = createClient({ baseUrl: '' });
 client.use({
@@ -68,37 +48,25 @@ client.use({
   },
 });
 
-type Answer = { data?: unknown; error?: unknown; response: Response };
 /**
- * The same client with a path built at run time (ids, query strings), which is not one of the
- * OpenAPI path templates the typed methods take; callers name the answer's type instead.
+ * The data of a typed client's answer; a refused call throws an ApiError with the API's `detail`,
+ * and a portal that cannot be reached one with status 0, so every failure the pages show reads
+ * the same way. An aborted call (react-query cancels answers it no longer wants) stays an abort.
  */
-const requestByPath = client.request as unknown as (method: string, path: string, init: { body?: unknown }) => Promise<Answer>;
-
-export async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
-  let answer: Answer;
+export async function call<D>(answer: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
+  let settled: { data?: D; error?: unknown; response: Response };
   try {
-    answer = await requestByPath(method.toLowerCase(), path, body === undefined ? {} : { body });
-  } catch {
+    settled = await answer;
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', 'The portal cannot be reached. Check your connection and try again.');
   }
-  if (!answer.response.ok) {
-    const err = toApiError(answer.response.status, answer.error);
-    if (answer.response.status === 401 && !opts.quiet401) onUnauthenticated();
-    throw err;
-  }
-  return (answer.data ?? null) as T;
+  if (!settled.response.ok) throw toApiError(settled.response.status, settled.error);
+  return settled.data as D;
 }
 
-export const api = {
-  get: <T>(path: string) => request<T>('GET', path),
-  post: <T>(path: string, body: unknown = {}) => request<T>('POST', path, body),
-  del: <T = null>(path: string) => request<T>('DELETE', path),
-};
-
-export function query(params: Record<string, string | number | null | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
-  const s = q.toString();
-  return s ? `?${s}` : '';
+/** Anything a write threw, as the ApiError the pages show. */
+export function errorOf(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  return new ApiError(0, 'error', e instanceof Error ? e.message : 'Something went wrong.');
 }

@@ -1,12 +1,9 @@
-// What every page may read: who is logged in, and the projects they can reach.
+// What every page may read: who is logged in. The projects they can reach are projectsQuery.
 import { createContext, useContext } from 'react';
 import type { Me, ProjectSummary } from './api';
-import type { Resource } from './ui';
 
 export interface Session {
   me: Me;
-  projects: Resource<ProjectSummary[]>;
-  logout: () => Promise<void>;
 }
 
 export const SessionContext = createContext<Session | null>(null);

@@ -1,55 +1,9 @@
-// Building blocks shared by the pages: loading and error states, data loading with polling,
-// paginated lists, dialogs, quota bars and formatting.
-import { type DependencyList, type FormEvent, type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
-import { type Page, ApiError, api, query } from './api';
-import { setParams, useLocation } from './router';
-
-export function toApiError(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
-  return new ApiError(0, 'error', e instanceof Error ? e.message : 'Something went wrong.');
-}
-
-export interface Resource<T> {
-  data: T | undefined;
-  error: ApiError | undefined;
-  loading: boolean;
-  reload: () => Promise<void>;
-  /** Replaces the data in hand (e.g. with an object an action returned) until the next load. */
-  setData: (update: (data: T) => T) => void;
-}
-
-/** Loads `load()` when `deps` change; a later answer always wins over an earlier one. */
-export function useResource<T>(load: () => Promise<T>, deps: DependencyList): Resource<T> {
-  const [state, setState] = useState<{ data?: T; error?: ApiError; loading: boolean }>({ loading: true });
-  const seq = useRef(0);
-  const reload = useCallback(async () => {
-    const n = ++seq.current;
-    try {
-      const data = await load();
-      if (n === seq.current) setState({ data, loading: false });
-    } catch (e) {
-      if (n === seq.current) setState((s) => ({ data: s.data, error: toApiError(e), loading: false }));
-    }
-  }, deps);
-  useEffect(() => {
-    setState({ loading: true });
-    void reload();
-  }, [reload]);
-  const setData = useCallback((update: (data: T) => T) => {
-    seq.current++; // an answer already on its way is older than this change
-    setState((s) => (s.data === undefined ? s : { ...s, data: update(s.data) }));
-  }, []);
-  return { data: state.data, error: state.error, loading: state.loading, reload, setData };
-}
-
-/** Reloads every `ms` while `active` (a transition runs), and stops when it ends. */
-export function usePolling(active: boolean, reload: () => Promise<void>, trigger: unknown, ms = 1000): void {
-  useEffect(() => {
-    if (!active) return;
-    const t = window.setTimeout(() => void reload(), ms);
-    return () => window.clearTimeout(t);
-  }, [active, reload, trigger, ms]);
-}
+// Building blocks shared by the pages: loading and error states, the address's query parameters,
+// paginated lists, dialogs, quota bars and formatting. Data loading is react-query's (queries.ts).
+import { type FormEvent, type ReactNode, useCallback, useEffect, useId, useRef } from 'react';
+import { useSearchParams } from 'react-router';
+import type { ApiError } from './api';
+import { PAGE_SIZE } from './queries';
 
 export function useTitle(title: string): void {
   useEffect(() => {
@@ -175,29 +129,37 @@ export function formatDate(iso: string | null, opts: { seconds?: boolean } = {})
   });
 }
 
-const PAGE_SIZE = 50;
-
-export interface PagedResource<T> extends Resource<Page<T>> {
-  page: number;
+/** Changes some query parameters of the current page ('' or null removes one), as a new history entry. */
+export function useSetParams(): (updates: Record<string, string | null>) => void {
+  const [, setSearchParams] = useSearchParams();
+  return useCallback(
+    (updates) =>
+      setSearchParams((current) => {
+        const next = new URLSearchParams(current);
+        for (const [k, v] of Object.entries(updates)) {
+          if (v === null || v === '') next.delete(k);
+          else next.set(k, v);
+        }
+        return next;
+      }),
+    [setSearchParams],
+  );
 }
 
 /**
- * One page of a paginated API list (`{count, next, previous, results}`). The page number is the
- * address's `?page=`, so reloading or going back keeps it; a filter that changes should reset it
- * (`setParams({ filter: v, page: null })`).
+ * The page of a paginated list that the address asks for (`?page=`), so reloading or going back
+ * keeps it; a filter that changes should reset it (`setParams({ filter: v, page: null })`).
  */
-export function usePagedResource<T>(path: string, filters: Record<string, string | number | null | undefined>): PagedResource<T> {
-  const { params } = useLocation();
-  const page = Math.max(1, Number(params.get('page')) || 1);
-  const url = `${path}${query({ ...filters, page, page_size: PAGE_SIZE })}`;
-  const resource = useResource(() => api.get<Page<T>>(url), [url]);
-  return { ...resource, page };
+export function usePageParam(): number {
+  const [params] = useSearchParams();
+  return Math.max(1, Number(params.get('page')) || 1);
 }
 
-/** The previous/next links of a `usePagedResource` list, once it has loaded. */
-export function ListPager({ list }: { list: Pick<PagedResource<unknown>, 'page' | 'data'> }) {
-  if (!list.data) return null;
-  return <Pager page={list.page} pageSize={PAGE_SIZE} count={list.data.count} onPage={(p) => setParams({ page: String(p) })} />;
+/** The previous/next links of a paginated list, once it has loaded; they change the address's `?page=`. */
+export function ListPager({ page, count }: { page: number; count: number | undefined }) {
+  const setParams = useSetParams();
+  if (count === undefined) return null;
+  return <Pager page={page} pageSize={PAGE_SIZE} count={count} onPage={(p) => setParams({ page: String(p) })} />;
 }
 
 /** Previous/next links for a paginated list. */

@@ -81,7 +81,7 @@ describe('constantTimeEqual', () => {
 
 describe('maskKeys', () => {
   it('keeps only the prefix of anything shaped like a key', async () => {
-    const { maskKeys } = await import('./key-format.js');
+    const { maskKeys } = await import('../../shared/key-mask.js');
     const { key, prefix } = generateKey();
     expect(maskKeys(`Unknown image "${key}"`)).toBe(`Unknown image "svm_${prefix}_…"`);
     expect(maskKeys(`/api/vms/?key=${key.slice(0, 30)}`)).toBe(`/api/vms/?key=svm_${prefix}_…`);

@@ -32,3 +32,11 @@ export function reachOf(p: Principal): Reach {
 export function reachesAllProjects(r: Reach): boolean {
   return r.superuser && !r.ownOnly;
 }
+
+/**
+ * Whether a user may make and use API keys: everyone, or while keys are in beta
+ * (SIMPLEVM_API_KEYS_FOR=superusers) superusers only. The one place this is decided.
+ */
+export function apiKeysEnabledFor(apiKeysFor: 'superusers' | 'all', user: { isSuperuser: boolean }): boolean {
+  return apiKeysFor === 'all' || user.isSuperuser;
+}

@@ -1,13 +1,15 @@
-// The Kysely instance: SQLite (better-sqlite3, the embedded default) or PostgreSQL (pg).
-import { createHash } from 'node:crypto';
+// Opening the database: the Kysely instance on SQLite (better-sqlite3, the embedded default) or
+// PostgreSQL (pg), with each dialect's statement machinery (sqlite/, postgres/) and the read cache.
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { isPostgresUrl } from '../config.js';
-import { memoizeReads } from './prepared.js';
-import { ImmediateSqliteDialect } from './sqlite-dialect.js';
+import { preparedOn } from './postgres/named-statements.js';
+import { memoizeReads } from './read-cache.js';
+import { ImmediateSqliteDialect } from './sqlite/dialect.js';
+import { withStatementCache } from './sqlite/statements.js';
 import type { Database } from './types.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -15,8 +17,15 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Db {
   kysely: Kysely<Database>;
   dialect: Dialect;
+  /**
+   * The server calls this as each request arrives, before anything reads the database for it: the
+   * read cache then looks once for other processes' commits (SQLite; nothing to do on PostgreSQL).
+   */
+  requestArrived(): void;
   destroy(): Promise<void>;
 }
+
+const nothing = () => {};
 
 // PostgreSQL returns bigint counts as strings; ours always fit in a JS number.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -37,7 +46,7 @@ export function openDatabase(url: string, opts: { pool?: number; readCache?: boo
       preparedOn(client);
     });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { kysely, dialect: 'postgres', destroy: () => kysely.destroy() };
+    return { kysely, dialect: 'postgres', requestArrived: nothing, destroy: () => kysely.destroy() };
   }
   if (url !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(url)), { recursive: true });
   const sqlite = new SQLite(url);
@@ -47,197 +56,8 @@ export function openDatabase(url: string, opts: { pool?: number; readCache?: boo
   sqlite.pragma('foreign_keys = ON');
   const statements = withStatementCache(sqlite);
   // Transactions begin IMMEDIATE: another process on the same file must not turn a read-then-write
-  // transaction into SQLITE_BUSY_SNAPSHOT (see sqlite-dialect.ts).
+  // transaction into SQLITE_BUSY_SNAPSHOT (see sqlite/dialect.ts).
   const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: statements }) });
   if (opts.readCache ?? true) memoizeReads(kysely, statements.version);
-  return { kysely, dialect: 'sqlite', destroy: () => kysely.destroy() };
-}
-
-const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
-const MAX_NAMED_PER_CONNECTION = 500;
-const statementNames = new Map<string, string>();
-
-/**
- * PostgreSQL plans a statement each time its text arrives; a named (prepared) statement is planned
- * once per connection and then only bound and run. Kysely sends `(text, values)`: the queries and
- * changes it sends that way go as named statements, named by their text's hash. A connection names
- * at most MAX_NAMED_PER_CONNECTION statements (the portal has far fewer shapes; text with values
- * written into it would otherwise grow without end).
- */
-function preparedOn(client: pg.PoolClient): void {
-  const query = client.query.bind(client) as (config: unknown, values?: unknown) => unknown;
-  const named = new Set<string>();
-  (client as { query: unknown }).query = (config: unknown, values?: unknown) => {
-    if (typeof config !== 'string' || !Array.isArray(values) || !PREPARABLE.test(config)) return query(config, values);
-    let name = statementNames.get(config);
-    if (!name) {
-      name = `svm_${createHash('sha256').update(config).digest('hex').slice(0, 24)}`;
-      if (statementNames.size >= 10_000) statementNames.clear();
-      statementNames.set(config, name);
-    }
-    if (!named.has(name)) {
-      if (named.size >= MAX_NAMED_PER_CONNECTION) return query(config, values);
-      named.add(name);
-    }
-    return query({ name, text: config, values });
-  };
-}
-
-let arrivals = 0;
-
-/**
- * The server calls this as each request arrives, before anything reads the database for it. Whether
- * another process has committed (see otherCommitsProbe) costs a system call to find out, so it is
- * asked at most once per request that arrived (and once per event-loop turn otherwise), not at
- * every query: whatever another process committed before a request arrived, that request sees;
- * what is committed while it runs, it may or may not see, as with any concurrent write.
- */
-export function requestArrived(): void {
-  arrivals++;
-}
-
-/**
- * better-sqlite3 compiles a statement on every prepare(); Kysely prepares each query it runs. The
- * portal runs the same few dozen statements over and over, so each is compiled once and reused
- * (safe: better-sqlite3 runs a statement synchronously, never two at once). Rows are read as arrays
- * and made into objects by a function compiled once per statement from its column names: several
- * times cheaper than better-sqlite3 setting each row's properties one by one.
- *
- * `version()` changes whenever the database may have changed: at every statement that writes or
- * ends a transaction on this connection (counted here), and at every commit by another connection
- * or process (otherCommitsProbe, asked again once a request has arrived since; see requestArrived).
- */
-function withStatementCache(sqlite: SQLite.Database) {
-  const cache = new Map<string, ReturnType<typeof cached>>();
-  let writes = 0;
-  const wrote = () => {
-    writes++;
-  };
-  const probe = otherCommitsProbe(sqlite);
-  let otherCommits = 0;
-  let otherCommitsReadAt = -1;
-  let forgetScheduled = false;
-  return {
-    close: () => {
-      probe.close();
-      sqlite.close();
-    },
-    prepare: (sql: string) => {
-      let stmt = cache.get(sql);
-      if (!stmt) {
-        stmt = cached(sqlite.prepare(sql), wrote);
-        // Statements with values inlined (rare) could grow the cache without end.
-        if (cache.size >= 1000) cache.clear();
-        cache.set(sql, stmt);
-      }
-      // A schema change (a migration) may change what `select *` returns: compile afresh after one.
-      if (!stmt.reader && /^\s*(create|alter|drop)\b/i.test(sql)) cache.clear();
-      return stmt;
-    },
-    version: () => {
-      if (otherCommitsReadAt !== arrivals) {
-        otherCommits = probe.now();
-        otherCommitsReadAt = arrivals;
-        if (!forgetScheduled) {
-          forgetScheduled = true;
-          setImmediate(() => {
-            otherCommitsReadAt = -1;
-            forgetScheduled = false;
-          });
-        }
-      }
-      return `${writes}.${otherCommits}`;
-    },
-  };
-}
-
-/**
- * A number that changes whenever another connection or process has committed to the database.
- * SQLite's `PRAGMA data_version` tells, but under load it costs as much as a query (it takes the
- * WAL read lock). The WAL-index header (the first 48 bytes of the `-shm` file, documented at
- * https://sqlite.org/walformat.html) changes at every commit, as its change counter and frame count
- * do: reading it is one read from memory the kernel already holds, without a lock. A header caught
- * mid-write reads as changed, which only costs a read from the database. Without the file (not in
- * WAL mode yet, or in memory) the pragma answers; an in-memory database has no other connections.
- */
-function otherCommitsProbe(sqlite: SQLite.Database): { now: () => number; close: () => void } {
-  if (sqlite.memory) return { now: () => 0, close: () => {} };
-  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
-  // The pragma's answers are kept apart from the header's (negative, and each only ever grows), so
-  // that moving from one to the other can never give a number seen before.
-  const byPragma = () => -1 - (dataVersion.get() as number);
-  const shmPath = `${sqlite.name}-shm`;
-  let fd: number | null = null;
-  const header = Buffer.alloc(48);
-  const seen = Buffer.alloc(48);
-  let changes = 0;
-  return {
-    now: () => {
-      if (fd === null) {
-        const version = byPragma(); // this also has SQLite make the -shm file
-        try {
-          fd = fs.openSync(shmPath, 'r');
-        } catch {
-          return version;
-        }
-      }
-      try {
-        if (fs.readSync(fd, header, 0, 48, 0) !== 48) return byPragma();
-      } catch {
-        return byPragma();
-      }
-      if (!header.equals(seen)) {
-        header.copy(seen);
-        changes++;
-      }
-      return changes;
-    },
-    close: () => {
-      if (fd !== null) fs.closeSync(fd);
-      fd = null;
-    },
-  };
-}
-
-type Params = readonly unknown[];
-
-/**
- * The calls Kysely's SQLite driver makes on a statement, with rows made by `rowMaker`. `wrote` is
- * told of every statement that may change what later reads see: all that Kysely runs with `run`
- * (writes, and BEGIN/COMMIT/ROLLBACK, which SQLite counts as read-only) and writes that return rows.
- */
-function cached(stmt: SQLite.Statement, wrote: () => void) {
-  const make = stmt.reader ? rowMaker(stmt.columns().map((c) => c.name)) : null;
-  if (make) stmt.raw(true);
-  const writes = !stmt.readonly;
-  return {
-    reader: stmt.reader,
-    run: (params: Params) => {
-      wrote();
-      return stmt.run(params as unknown[]);
-    },
-    all: (params: Params): unknown[] => {
-      if (writes) wrote();
-      if (!make) return stmt.all(params as unknown[]);
-      const rows = stmt.all(params as unknown[]) as unknown[][];
-      const out = new Array<unknown>(rows.length);
-      for (let i = 0; i < rows.length; i++) out[i] = make(rows[i]);
-      return out;
-    },
-    *iterate(params: Params): IterableIterator<unknown> {
-      if (writes) wrote();
-      for (const row of stmt.iterate(params as unknown[])) yield make ? make(row as unknown[]) : row;
-    },
-  };
-}
-
-/**
- * An object literal per row, so every row of a statement shares one shape. As in better-sqlite3's
- * own rows, a later column of the same name wins. Names that are not plain data keys fall back to
- * building the object property by property.
- */
-function rowMaker(names: string[]): ((row: unknown[]) => object) | null {
-  if (names.some((n) => n === '__proto__')) return null;
-  // The names are the statement's own columns, quoted by JSON.stringify
-  return new Function('r', `return {${names.map((n, i) => `${JSON.stringify(n)}: r[${i}]`).join(', ')}};`) as (row: unknown[]) => object;
+  return { kysely, dialect: 'sqlite', requestArrived: statements.requestArrived, destroy: () => kysely.destroy() };
 }

@@ -55,12 +55,17 @@ export function projectReach(reach: Reach, projectIdCol = 'projects.id') {
   };
 }
 
-/** The shape of a reach (which conditions apply), as the variant of a prepared query. */
-export function reachVariant(r: Reach): string {
-  return `${r.superuser ? 1 : 0}${r.ownOnly ? 1 : 0}${r.projectId === null ? 0 : 1}`;
+/** Which conditions a reach puts in a query, as part of a prepared query's shape (db/prepared.ts). */
+export interface ReachShape {
+  readonly superuser: boolean;
+  readonly ownOnly: boolean;
+  /** A key bound to one project. */
+  readonly bound: boolean;
 }
 
-/** The reach of a variant, with its values (placeholders while a prepared query is built). */
-export function reachFrom(variant: string, userId: number, projectId: number): Reach {
-  return { userId, superuser: variant[0] === '1', ownOnly: variant[1] === '1', projectId: variant[2] === '1' ? projectId : null };
+export const reachShape = (r: Reach): ReachShape => ({ superuser: r.superuser, ownOnly: r.ownOnly, bound: r.projectId !== null });
+
+/** The reach of a shape with its values (placeholders while a prepared query is built). */
+export function reachWith(shape: ReachShape, userId: number, projectId: number): Reach {
+  return { userId, superuser: shape.superuser, ownOnly: shape.ownOnly, projectId: shape.bound ? projectId : null };
 }

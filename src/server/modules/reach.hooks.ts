@@ -5,7 +5,6 @@ import { reachOf, type Reach } from '../auth/policy.js';
 import { principalOf } from '../auth/route-auth.js';
 import type { AppContext } from '../context.js';
 import { notFound } from '../errors.js';
-import { isProjectReachable } from './projects/projects.repository.js';
 import { isPlausibleId } from './shared.schemas.js';
 
 type Part = 'body' | 'query' | 'params';
@@ -24,14 +23,25 @@ function asId(value: unknown): number | null {
   return null;
 }
 
-/** 404 when the request names a project (in `part`.`field`) that the caller cannot reach. */
-export async function assertProjectFieldReachable(ctx: AppContext, request: FastifyRequest, part: Part, field: string): Promise<void> {
-  const id = asId(rawField(request, part, field));
-  if (id === null) return;
-  // Outside the id column's range no project exists (and PostgreSQL would refuse to compare).
-  if (id < 1 || id > 2_147_483_647 || !(await isProjectReachable(ctx.db.kysely, reachOf(principalOf(request)), id))) {
-    throw notFound('No such project.');
-  }
+/**
+ * 404 when the request names a project (in `part`.`field`) that the caller cannot reach. The check
+ * is handed in (projects.repository's isProjectReachable), as objectParamReach's is, so that this
+ * file, which every resource's routes use, depends on no resource.
+ */
+export function projectFieldReach(
+  isReachable: (q: AppContext['db']['kysely'], reach: Reach, id: number) => Promise<boolean>,
+  ctx: AppContext,
+  part: Part,
+  field: string,
+) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const id = asId(rawField(request, part, field));
+    if (id === null) return;
+    // Outside the id column's range no project exists (and PostgreSQL would refuse to compare).
+    if (id < 1 || id > 2_147_483_647 || !(await isReachable(ctx.db.kysely, reachOf(principalOf(request)), id))) {
+      throw notFound('No such project.');
+    }
+  };
 }
 
 /** 404 when the object named by a path parameter is out of reach. */

@@ -2,13 +2,15 @@
 // object's new in-flight state, picked up by the worker.
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import type { AppContext } from '../context.js';
+import type { CloudProvider } from '../cloud/provider.js';
 import { AppError, isUniqueViolation } from '../errors.js';
 import type { Database, TransitionsTable } from '../db/types.js';
 import { insertTransition } from './transitions.repository.js';
 
 export async function queueTransition(
-  ctx: Pick<AppContext, 'cloud'>,
+  // Only what queueing reads (an AppContext fits): naming AppContext here would make the engine and
+  // context.ts, which names the worker, import each other.
+  ctx: { cloud: Pick<CloudProvider, 'transitionTimeoutMs'> },
   trx: Transaction<Database>,
   objectType: TransitionsTable['object_type'],
   objectId: string,

@@ -1,6 +1,6 @@
 // SQL for durable transitions: one row per state change in flight, claimed with a lease so that
 // exactly one worker drives it, and finished at most once (the history's primary key).
-import { type Kysely, PostgresAdapter, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database, Transition, TransitionsTable } from '../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -76,55 +76,4 @@ export async function completeTransition(trx: Transaction<Database>, t: Transiti
 
 export function transitionFor(q: Q, objectType: Transition['object_type'], objectId: string): Promise<Transition | undefined> {
   return q.selectFrom('transitions').select(COLUMNS).where('object_type', '=', objectType).where('object_id', '=', objectId).executeTakeFirst();
-}
-
-// Finishing a transition: the object takes its end state, in the same database transaction.
-
-export async function finishVm(
-  trx: Transaction<Database>,
-  id: string,
-  patch: { status: string; fixed_ip?: string | null; fault?: string | null },
-  nowIso: string,
-): Promise<void> {
-  await trx.updateTable('vms').set({ ...patch, task_state: null, updated_at: nowIso }).where('openstack_id', '=', id).execute();
-  if (patch.status === 'DELETED') {
-    // A deleted VM frees the volumes that were attached to it. One with a change of its own in
-    // flight (an extend, a detach) is left to that transition, which ends it detached.
-    await trx
-      .updateTable('volumes')
-      .set({ status: 'available', attached_to: null, device: null, updated_at: nowIso })
-      .where('attached_to', '=', id)
-      .where('status', '=', 'in-use')
-      .execute();
-  }
-}
-
-export async function finishVolume(
-  trx: Transaction<Database>,
-  id: string,
-  patch: { status: string; attached_to?: string | null; device?: string | null; storage?: number } | 'gone',
-  nowIso: string,
-): Promise<void> {
-  if (patch === 'gone') {
-    await trx.deleteFrom('volumes').where('openstack_id', '=', id).execute();
-    return;
-  }
-  let end = patch;
-  if (end.attached_to) {
-    // A VM deleted while the volume was being attached to it freed only the volumes attached by
-    // then: a volume is never left attached to a deleted VM. The VM's row is locked first (VM
-    // before volume, as everywhere), so a VM delete finishing at the same time is seen either way.
-    const pg = trx.getExecutor().adapter instanceof PostgresAdapter;
-    const query = trx.selectFrom('vms').select('status').where('openstack_id', '=', end.attached_to);
-    const vm = await (pg ? query.forUpdate() : query).executeTakeFirst();
-    if (!vm || vm.status === 'DELETED') end = { ...end, status: 'available', attached_to: null, device: null };
-  } else if (end.status === 'in-use' && end.attached_to === null) {
-    // In use by nothing (the cloud detached it from a deleted VM while this change ran): free.
-    end = { ...end, status: 'available', device: null };
-  }
-  await trx.updateTable('volumes').set({ ...end, updated_at: nowIso }).where('openstack_id', '=', id).execute();
-}
-
-export async function finishSnapshot(trx: Transaction<Database>, id: string, status: string, nowIso: string): Promise<void> {
-  await trx.updateTable('snapshots').set({ status, updated_at: nowIso }).where('openstack_id', '=', id).execute();
 }

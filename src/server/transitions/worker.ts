@@ -6,8 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { CloudProvider } from '../cloud/provider.js';
 import type { Db } from '../db/index.js';
 import type { Transition } from '../db/types.js';
-import type { Finish } from './definitions.js';
-import { definitionFor } from './definitions.js';
+import { type Finish, type TransitionRegistry, definitionFor } from './definitions.js';
 import {
   claimTransition, completeTransition, findClaimedTransition, listDueTransitions, releaseLeases, rescheduleTransition,
 } from './transitions.repository.js';
@@ -30,6 +29,8 @@ export class TransitionWorker {
   constructor(
     private readonly db: Db,
     private readonly cloud: CloudProvider,
+    /** Each resource's transitions, registered by the composition root (portal.ts). */
+    private readonly transitions: TransitionRegistry,
     private readonly log: FastifyBaseLogger,
     private readonly opts: WorkerOptions,
   ) {}
@@ -112,7 +113,7 @@ export class TransitionWorker {
   }
 
   private async advance(t: Transition): Promise<void> {
-    const def = definitionFor(t);
+    const def = definitionFor(this.transitions, t);
     const params = JSON.parse(t.params) as Record<string, unknown>;
     const now = Date.now();
     if (t.deadline_at <= iso(now)) {

@@ -1,11 +1,13 @@
 // The whole audit log, for superusers (/admin/audit), filterable by action. Others are told the
 // page is not for them: the API would answer them with only their own events, which the profile shows.
+import { useQuery } from '@tanstack/react-query';
 import { useId } from 'react';
-import { type AuditEvent, AUDIT_ACTIONS } from '../api';
+import { Link, useSearchParams } from 'react-router';
+import { AUDIT_ACTIONS } from '../../../src/shared/contract';
 import { AuditLog } from '../AuditLog';
-import { Link, setParams, useLocation } from '../router';
+import { auditPageQuery } from '../queries';
 import { useSession } from '../session';
-import { usePagedResource, useTitle } from '../ui';
+import { usePageParam, useSetParams, useTitle } from '../ui';
 
 export function AuditPage() {
   useTitle('Audit log');
@@ -18,7 +20,7 @@ export function AuditPage() {
           Only superusers may see the audit log of all users.
         </p>
         <p>
-          Your own events are on your <Link href="/profile">profile</Link>.
+          Your own events are on your <Link to="/profile">profile</Link>.
         </p>
       </>
     );
@@ -27,9 +29,11 @@ export function AuditPage() {
 }
 
 function AllEvents() {
-  const { params } = useLocation();
+  const [params] = useSearchParams();
+  const setParams = useSetParams();
   const action = params.get('action') ?? '';
-  const events = usePagedResource<AuditEvent>('/api/audit/', { action });
+  const page = usePageParam();
+  const events = useQuery(auditPageQuery(action ? { action } : {}, page));
   const id = useId();
   return (
     <>
@@ -49,7 +53,7 @@ function AllEvents() {
           ))}
         </select>
       </div>
-      <AuditLog events={events} caption="Audit events of all users" showActor emptyText={action ? `No ${action} events.` : 'No events yet.'} />
+      <AuditLog events={events} page={page} caption="Audit events of all users" showActor emptyText={action ? `No ${action} events.` : 'No events yet.'} />
     </>
   );
 }

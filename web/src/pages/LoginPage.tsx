@@ -1,25 +1,20 @@
 // Login: with the single sign-on provider ("Log in with …") when the portal offers it, and with a
 // local account unless the portal switched passwords off. On success the shell sends the user on
 // to the page they came from; a failed single sign-on comes back here with `?error=<reason>`.
-import { type FormEvent, useEffect, useState } from 'react';
-import { type ApiError, type Me, request } from '../api';
-import { type OidcInfo, fetchOidcInfo, oidcErrorMessage, oidcLoginHref } from '../oidc';
-import { ErrorText, Loading, toApiError, useTitle } from '../ui';
+import { useQuery } from '@tanstack/react-query';
+import { type FormEvent, useState } from 'react';
+import { useSearchParams } from 'react-router';
+import { oidcErrorMessage, oidcLoginHref } from '../oidc';
+import { oidcQuery, useLogin } from '../queries';
+import { ErrorText, Loading, useTitle } from '../ui';
 
-export function LoginPage({ onLogin }: { onLogin: (me: Me) => void }) {
+/** `onLogin` is told after a password login; the session (meQuery) is set by then. */
+export function LoginPage({ onLogin }: { onLogin: () => void }) {
   useTitle('Log in');
-  const params = new URLSearchParams(window.location.search);
+  const [params] = useSearchParams();
   const expired = params.has('next');
   const ssoError = params.get('error');
-  const [sso, setSso] = useState<OidcInfo | null>(null);
-
-  useEffect(() => {
-    let live = true;
-    void fetchOidcInfo().then((info) => live && setSso(info));
-    return () => {
-      live = false;
-    };
-  }, []);
+  const { data: sso } = useQuery(oidcQuery);
 
   if (!sso) return <main className="centered"><Loading what="the login page" /></main>;
   const ssoName = sso.name ?? 'single sign-on';
@@ -45,27 +40,17 @@ export function LoginPage({ onLogin }: { onLogin: (me: Me) => void }) {
   );
 }
 
-function LocalLogin({ onLogin }: { onLogin: (me: Me) => void }) {
+function LocalLogin({ onLogin }: { onLogin: () => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const login = useLogin();
+  const error = login.error;
+  // Still busy once it succeeded with a session, until the shell has moved on to the page.
+  const busy = login.isPending || (login.isSuccess && login.data !== null);
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await request<{ user: { username: string; is_superuser: boolean }; csrf_token: string }>(
-        'POST', '/api/auth/login', { username, password }, { quiet401: true },
-      );
-      // The login answer has the user and token; /me adds what the pages need (the beta gate).
-      const me = await request<Me>('GET', '/api/auth/me', undefined, { quiet401: true });
-      onLogin({ ...me, csrf_token: me.csrf_token ?? r.csrf_token });
-    } catch (err) {
-      setError(toApiError(err));
-      setBusy(false);
-    }
+    login.mutate({ username, password }, { onSuccess: onLogin });
   };
 
   return (

@@ -1,79 +1,82 @@
 // The New VM form: project, image and flavor from the API, the name checked as the API checks it,
 // and what is left of the project's quota shown before the user submits.
+import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useState } from 'react';
-import { type Amounts, type ApiError, type Flavor, type Image, type Project, type Vm, VM_NAME_PATTERN, api } from '../api';
+import { Link, useNavigate, useSearchParams } from 'react-router';
+import { VM_NAME_PATTERN } from '../../../src/shared/contract';
+import type { Amounts, Flavor } from '../api';
 import { ProjectSelect } from '../ProjectSelect';
-import { Link, navigate, useLocation } from '../router';
-import { useSession } from '../session';
-import { ErrorText, LoadError, Loading, toApiError, useResource, useTitle } from '../ui';
+import { flavorsQuery, imagesQuery, projectQuery, projectsQuery, useCreateVm } from '../queries';
+import { ErrorText, LoadError, Loading, useTitle } from '../ui';
 
 const NAME_RULE = '1–63 characters: letters, digits, dots, dashes and underscores, starting with a letter or digit.';
+/** The API's own check of VM names (VmCreateBody.vm_name). */
+const VM_NAME = new RegExp(VM_NAME_PATTERN);
 
 export function nameProblem(name: string): string | null {
   if (name === '') return 'Give the VM a name.';
-  return VM_NAME_PATTERN.test(name) ? null : `This name is not allowed. Use ${NAME_RULE}`;
+  return VM_NAME.test(name) ? null : `This name is not allowed. Use ${NAME_RULE}`;
 }
 
 export function NewVmPage() {
   useTitle('New VM');
-  const { projects } = useSession();
-  const { params } = useLocation();
+  const projects = useQuery(projectsQuery);
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
   const [projectId, setProjectId] = useState(params.get('project') ?? '');
   const [image, setImage] = useState('');
   const [flavor, setFlavor] = useState('');
   const [name, setName] = useState('');
   const [nameTouched, setNameTouched] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const create = useCreateVm();
+  const { error } = create;
 
   // Without a project in the address, the first one the user has.
   useEffect(() => {
     if (!projectId && projects.data?.length) setProjectId(String(projects.data[0].id));
   }, [projectId, projects.data]);
 
-  const details = useResource(async () => {
-    if (!projectId) return null;
-    const base = `/api/projects/${encodeURIComponent(projectId)}`;
-    const [project, images, flavors] = await Promise.all([
-      api.get<Project>(`${base}/`),
-      api.get<Image[]>(`${base}/images/`),
-      api.get<Flavor[]>(`${base}/flavors/`),
-    ]);
-    return { project, images, flavors };
-  }, [projectId]);
+  // The project's quota and usage, images and flavors: all three are needed before the form can be sent.
+  const chosen = { enabled: projectId !== '' };
+  const project = useQuery({ ...projectQuery(Number(projectId)), ...chosen });
+  const images = useQuery({ ...imagesQuery(Number(projectId)), ...chosen });
+  const flavors = useQuery({ ...flavorsQuery(Number(projectId)), ...chosen });
+  const details = project.data && images.data && flavors.data ? { project: project.data, images: images.data, flavors: flavors.data } : null;
+  const detailsError = project.error ?? images.error ?? flavors.error;
+  const detailsLoading = chosen.enabled && (project.isPending || images.isPending || flavors.isPending) && !detailsError;
+  const retryDetails = () => {
+    for (const q of [project, images, flavors]) if (q.error) void q.refetch();
+  };
 
   // Keep the picks valid for the project's images and flavors.
   useEffect(() => {
-    const d = details.data;
-    if (!d) return;
-    if (!d.images.some((i) => i.name === image)) setImage(d.images[0]?.name ?? '');
-    if (!d.flavors.some((f) => f.name === flavor)) setFlavor(d.flavors[0]?.name ?? '');
-  }, [details.data]); // only when the project's lists arrive, not on each pick
+    if (images.data && !images.data.some((i) => i.name === image)) setImage(images.data[0]?.name ?? '');
+  }, [images.data]); // only when the project's list arrives, not on each pick
+  useEffect(() => {
+    if (flavors.data && !flavors.data.some((f) => f.name === flavor)) setFlavor(flavors.data[0]?.name ?? '');
+  }, [flavors.data]);
 
   const problem = nameProblem(name);
   const showNameProblem = nameTouched && problem;
   const fieldErrors = error?.errors ?? {};
-  const chosenFlavor = details.data?.flavors.find((f) => f.name === flavor);
-  const left = details.data ? remaining(details.data.project.quota, details.data.project.usage) : null;
+  const chosenFlavor = details?.flavors.find((f) => f.name === flavor);
+  const left = details ? remaining(details.project.quota, details.project.usage) : null;
   const tooBig = left && chosenFlavor ? quotaShortfall(left, chosenFlavor) : null;
 
-  const submit = async (e: FormEvent) => {
+  // Still busy once the VM is made, until the VM list shows it.
+  const busy = create.isPending || create.isSuccess;
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     setNameTouched(true);
     if (problem || !projectId) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const vm = await api.post<Vm>('/api/vms/', { project_id: Number(projectId), image_name: image, flavor_name: flavor, vm_name: name });
-      navigate(`/vms?project=${vm.project_id}`);
-    } catch (err) {
-      setError(toApiError(err));
-      setBusy(false);
-    }
+    create.mutate(
+      { project_id: Number(projectId), image_name: image, flavor_name: flavor, vm_name: name },
+      { onSuccess: (vm) => void navigate(`/vms?project=${vm.project_id}`) },
+    );
   };
 
-  if (projects.loading && !projects.data) return <Loading what="your projects" />;
-  if (projects.error && !projects.data) return <LoadError error={projects.error} retry={projects.reload} />;
+  if (projects.isPending) return <Loading what="your projects" />;
+  if (projects.error && !projects.data) return <LoadError error={projects.error} retry={() => void projects.refetch()} />;
   if (projects.data && projects.data.length === 0) {
     return (
       <>
@@ -88,15 +91,15 @@ export function NewVmPage() {
       <h1>New VM</h1>
       <form className="form card" onSubmit={submit} noValidate>
         <div className="field">
-          <ProjectSelect id="new-vm-project" label="Project" projects={projects.data ?? []} value={projectId} onChange={(v) => { setProjectId(v); setError(null); }} required />
+          <ProjectSelect id="new-vm-project" label="Project" projects={projects.data ?? []} value={projectId} onChange={(v) => { setProjectId(v); create.reset(); }} required />
           <FieldError errors={fieldErrors.project_id} />
         </div>
-        {details.loading && !details.data ? <Loading what="images, flavors and quota" /> : null}
-        {details.error ? <LoadError error={details.error} retry={details.reload} /> : null}
+        {detailsLoading ? <Loading what="images, flavors and quota" /> : null}
+        {detailsError ? <LoadError error={detailsError} retry={retryDetails} /> : null}
         <div className="field">
           <label htmlFor="new-vm-image">Image</label>
-          <select id="new-vm-image" value={image} onChange={(e) => setImage(e.target.value)} required disabled={!details.data}>
-            {details.data?.images.map((i) => (
+          <select id="new-vm-image" value={image} onChange={(e) => setImage(e.target.value)} required disabled={!details}>
+            {details?.images.map((i) => (
               <option key={i.name} value={i.name}>
                 {i.name}
                 {i.tags.includes('snapshot') ? ' (snapshot)' : ''}
@@ -107,8 +110,8 @@ export function NewVmPage() {
         </div>
         <div className="field">
           <label htmlFor="new-vm-flavor">Flavor</label>
-          <select id="new-vm-flavor" value={flavor} onChange={(e) => setFlavor(e.target.value)} required disabled={!details.data}>
-            {details.data?.flavors.map((f) => (
+          <select id="new-vm-flavor" value={flavor} onChange={(e) => setFlavor(e.target.value)} required disabled={!details}>
+            {details?.flavors.map((f) => (
               <option key={f.name} value={f.name}>
                 {f.name} ({f.vcpus} vCPU, {f.ram_gb} GB RAM, {f.disk_gb} GB disk)
               </option>
@@ -134,16 +137,16 @@ export function NewVmPage() {
           </p>
           <FieldError errors={fieldErrors.vm_name} />
         </div>
-        {left && details.data ? (
+        {left && details ? (
           <section className="quota-left" aria-labelledby="quota-left-title">
-            <h2 id="quota-left-title">Quota left in {details.data.project.name}</h2>
+            <h2 id="quota-left-title">Quota left in {details.project.name}</h2>
             <dl>
               <dt>VMs</dt>
-              <dd>{left.vms} of {details.data.project.quota.vms}</dd>
+              <dd>{left.vms} of {details.project.quota.vms}</dd>
               <dt>Cores</dt>
-              <dd>{left.cores} of {details.data.project.quota.cores}</dd>
+              <dd>{left.cores} of {details.project.quota.cores}</dd>
               <dt>RAM</dt>
-              <dd>{left.ram_gb} GB of {details.data.project.quota.ram_gb} GB</dd>
+              <dd>{left.ram_gb} GB of {details.project.quota.ram_gb} GB</dd>
             </dl>
             {chosenFlavor ? (
               <p className="hint">
@@ -155,10 +158,10 @@ export function NewVmPage() {
         ) : null}
         <ErrorText error={error} />
         <div className="actions">
-          <Link className="button" href={`/vms${projectId ? `?project=${projectId}` : ''}`}>
+          <Link className="button" to={`/vms${projectId ? `?project=${projectId}` : ''}`}>
             Cancel
           </Link>
-          <button type="submit" className="primary" disabled={busy || !details.data || !image || !flavor}>
+          <button type="submit" className="primary" disabled={busy || !details || !image || !flavor}>
             {busy ? 'Creating…' : 'Create VM'}
           </button>
         </div>

@@ -1,4 +1,4 @@
-import { Link } from '../router';
+import { Link } from 'react-router';
 import { useTitle } from '../ui';
 
 export function NotFoundPage() {
@@ -7,7 +7,7 @@ export function NotFoundPage() {
     <>
       <h1>Page not found</h1>
       <p>
-        There is no page at this address. Go to <Link href="/vms">your VMs</Link>.
+        There is no page at this address. Go to <Link to="/vms">your VMs</Link>.
       </p>
     </>
   );

@@ -1,11 +1,14 @@
 // The profile, with the API keys section of spec §6 (beta: hidden for users the beta gate excludes)
 // and the user's own audit log.
+import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
-import { type ApiError, type ApiKey, type ApiKeyCreated, type AuditEvent, type Scope, SCOPES, api } from '../api';
+import { SCOPES, type Scope } from '../../../src/shared/contract';
+import type { ApiKey, ApiKeyCreated, ProjectSummary } from '../api';
 import { AuditLog } from '../AuditLog';
 import { ProjectSelect } from '../ProjectSelect';
+import { apiKeysQuery, auditPageQuery, projectsQuery, useCreateKey, useDeleteKey, useRotateKey } from '../queries';
 import { projectName, useSession } from '../session';
-import { Dialog, Empty, ErrorText, LoadError, Loading, formatDate, toApiError, usePagedResource, useResource, useTitle } from '../ui';
+import { Dialog, Empty, ErrorText, LoadError, Loading, formatDate, usePageParam, useTitle } from '../ui';
 
 const EXPIRY_DAYS = [30, 60, 90] as const;
 /** The longest a rotated key may keep working beside its successor (KeyRotateBody.overlap_hours). */
@@ -15,7 +18,8 @@ export function ProfilePage() {
   useTitle('Profile');
   const { me } = useSession();
   // For a user who is not a superuser the API answers only their own events (and those done to their keys and objects).
-  const events = usePagedResource<AuditEvent>('/api/audit/', {});
+  const page = usePageParam();
+  const events = useQuery(auditPageQuery({}, page));
   return (
     <>
       <h1>Profile</h1>
@@ -25,46 +29,40 @@ export function ProfilePage() {
         <dt>Role</dt>
         <dd>{me.is_superuser ? 'Superuser' : 'User'}</dd>
       </dl>
-      {me.api_keys_enabled ? <ApiKeys onChange={() => void events.reload()} /> : null}
+      {/* Key writes refresh the log below too: each writes an audit event (queries.ts). */}
+      {me.api_keys_enabled ? <ApiKeys /> : null}
       <section className="audit-log" aria-labelledby="audit-log-title">
         <div className="page-head">
           <h2 id="audit-log-title">Your audit log</h2>
         </div>
         <p className="hint">What you did, and what was done to your keys and objects, newest first.</p>
-        <AuditLog events={events} caption="Your audit events" emptyText="Nothing has been recorded yet." />
+        <AuditLog events={events} page={page} caption="Your audit events" emptyText="Nothing has been recorded yet." />
       </section>
     </>
   );
 }
 
-/** `onChange` is told after a key was made, rotated or deleted (each writes an audit event). */
-function ApiKeys({ onChange }: { onChange: () => void }) {
-  const { projects } = useSession();
-  const keys = useResource(() => api.get<ApiKey[]>('/api/keys/'), []);
+function ApiKeys() {
+  const projects = useQuery(projectsQuery);
+  const keys = useQuery(apiKeysQuery);
+  const remove = useDeleteKey();
   const [formOpen, setFormOpen] = useState(false);
   const [created, setCreated] = useState<ApiKeyCreated | null>(null);
   const [deleting, setDeleting] = useState<ApiKey | null>(null);
-  const [deleteBusy, setDeleteBusy] = useState(false);
-  const [deleteError, setDeleteError] = useState<ApiError | null>(null);
   const [rotating, setRotating] = useState<ApiKey | null>(null);
   const generateButton = useRef<HTMLButtonElement>(null);
 
-  const confirmDelete = async () => {
+  const confirmDelete = () => {
     if (!deleting) return;
-    setDeleteBusy(true);
-    setDeleteError(null);
-    try {
-      await api.del(`/api/keys/${deleting.id}/`);
-      keys.setData((list) => list.filter((k) => k.id !== deleting.id));
-      if (created?.id === deleting.id) setCreated(null);
-      setDeleting(null);
-      void keys.reload();
-      onChange();
-    } catch (e) {
-      setDeleteError(toApiError(e));
-    } finally {
-      setDeleteBusy(false);
-    }
+    remove.mutate(
+      { id: deleting.id },
+      {
+        onSuccess: () => {
+          if (created?.id === deleting.id) setCreated(null);
+          setDeleting(null);
+        },
+      },
+    );
   };
 
   return (
@@ -97,15 +95,13 @@ function ApiKeys({ onChange }: { onChange: () => void }) {
           onCreated={(key) => {
             setCreated(key);
             setFormOpen(false);
-            keys.setData((list) => [key, ...list.filter((k) => k.id !== key.id)]);
-            onChange();
           }}
           projects={projects.data ?? []}
         />
       ) : null}
       {created ? <NewKeyNotice key={created.id} created={created} onDismiss={() => setCreated(null)} /> : null}
-      {keys.loading && !keys.data ? <Loading what="API keys" /> : null}
-      {keys.error && !keys.data ? <LoadError error={keys.error} retry={keys.reload} /> : null}
+      {keys.isPending ? <Loading what="API keys" /> : null}
+      {keys.error && !keys.data ? <LoadError error={keys.error} retry={() => void keys.refetch()} /> : null}
       {keys.data && keys.data.length === 0 ? (
         <Empty>
           <p>You have no API keys.</p>
@@ -156,7 +152,7 @@ function ApiKeys({ onChange }: { onChange: () => void }) {
                     className="danger"
                     aria-label={`Delete ${k.name} (${k.prefix})`}
                     onClick={() => {
-                      setDeleteError(null);
+                      remove.reset();
                       setDeleting(k);
                     }}
                   >
@@ -173,10 +169,10 @@ function ApiKeys({ onChange }: { onChange: () => void }) {
           title={`Delete API key ${deleting.name}?`}
           submitLabel="Delete key"
           danger
-          busy={deleteBusy}
-          error={deleteError}
+          busy={remove.isPending}
+          error={remove.error}
           onCancel={() => setDeleting(null)}
-          onSubmit={() => void confirmDelete()}
+          onSubmit={confirmDelete}
         >
           <p>
             Anything that uses the key <code>{deleting.prefix}</code> stops working at once. This cannot be undone.
@@ -187,12 +183,9 @@ function ApiKeys({ onChange }: { onChange: () => void }) {
         <RotateKeyDialog
           apiKey={rotating}
           onCancel={() => setRotating(null)}
-          onRotated={(key, overlapHours) => {
+          onRotated={(key) => {
             setCreated(key);
             setRotating(null);
-            keys.setData((list) => [key, ...list.filter((k) => k.id !== key.id && (overlapHours > 0 || k.id !== rotating.id))]);
-            void keys.reload();
-            onChange();
           }}
         />
       ) : null}
@@ -203,37 +196,34 @@ function ApiKeys({ onChange }: { onChange: () => void }) {
 function NewKeyForm({ onCancel, onCreated, projects }: {
   onCancel: () => void;
   onCreated: (key: ApiKeyCreated) => void;
-  projects: { id: number; name: string; description: string; role: 'admin' | 'member' | null }[];
+  projects: ProjectSummary[];
 }) {
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<Scope[]>([]);
   const [ownOnly, setOwnOnly] = useState(true);
   const [days, setDays] = useState<number>(90);
   const [projectId, setProjectId] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const create = useCreateKey();
+  const { error } = create;
+  // Still busy once the key is made, until the form closes.
+  const busy = create.isPending || create.isSuccess;
   const ids = useId();
 
   const toggle = (scope: Scope, on: boolean) => setScopes((s) => (on ? SCOPES.filter((x) => x === scope || s.includes(x)) : s.filter((x) => x !== scope)));
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     if (scopes.length === 0) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const body: Record<string, unknown> = {
+    create.mutate(
+      {
         name: name.trim(),
         scopes,
         own_objects_only: ownOnly,
         expires_at: new Date(Date.now() + days * 86_400_000).toISOString(),
-      };
-      if (projectId) body.project_id = Number(projectId);
-      onCreated(await api.post<ApiKeyCreated>('/api/keys/', body));
-    } catch (err) {
-      setError(toApiError(err));
-      setBusy(false);
-    }
+        ...(projectId ? { project_id: Number(projectId) } : {}),
+      },
+      { onSuccess: onCreated },
+    );
   };
 
   const fieldErrors = error?.errors ?? {};
@@ -304,24 +294,16 @@ function NewKeyForm({ onCancel, onCreated, projects }: {
 function RotateKeyDialog({ apiKey, onCancel, onRotated }: {
   apiKey: ApiKey;
   onCancel: () => void;
-  onRotated: (key: ApiKeyCreated, overlapHours: number) => void;
+  onRotated: (key: ApiKeyCreated) => void;
 }) {
   const [hours, setHours] = useState('0');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const rotation = useRotateKey();
+  const { error } = rotation;
+  // Still busy once the successor is made, until the dialog closes.
+  const busy = rotation.isPending || rotation.isSuccess;
   const ids = useId();
 
-  const rotate = async () => {
-    const overlapHours = Number(hours);
-    setBusy(true);
-    setError(null);
-    try {
-      onRotated(await api.post<ApiKeyCreated>(`/api/keys/${apiKey.id}/rotate/`, { overlap_hours: overlapHours }), overlapHours);
-    } catch (e) {
-      setError(toApiError(e));
-      setBusy(false);
-    }
-  };
+  const rotate = () => rotation.mutate({ id: apiKey.id, overlap_hours: Number(hours) }, { onSuccess: onRotated });
 
   const fieldError = error?.errors?.overlap_hours;
   const valid = /^\d{1,3}$/.test(hours.trim()) && Number(hours) <= MAX_OVERLAP_HOURS;
@@ -333,7 +315,7 @@ function RotateKeyDialog({ apiKey, onCancel, onRotated }: {
       error={error}
       submitDisabled={!valid}
       onCancel={onCancel}
-      onSubmit={() => void rotate()}
+      onSubmit={rotate}
     >
       <p>
         A new key with the same scopes and settings replaces <code>{apiKey.prefix}</code>. It is shown once.

@@ -1,19 +1,21 @@
 // Projects: the user's role in each, the members, and quota usage as bars.
-import { type Project, api } from '../api';
-import { Link } from '../router';
-import { useSession } from '../session';
-import { Empty, LoadError, Loading, QuotaBar, useResource, useTitle } from '../ui';
+import { useQuery } from '@tanstack/react-query';
+import { Link, useParams } from 'react-router';
+import type { Project } from '../api';
+import { projectQuery, projectsQuery } from '../queries';
+import { Empty, LoadError, Loading, QuotaBar, useTitle } from '../ui';
+import { NotFoundPage } from './NotFoundPage';
 
 const roleText = (role: Project['role']) => (role === 'admin' ? 'Admin' : role === 'member' ? 'Member' : 'Not a member (superuser)');
 
 export function ProjectsPage() {
   useTitle('Projects');
-  const { projects } = useSession();
+  const projects = useQuery(projectsQuery);
   return (
     <>
       <h1>Projects</h1>
-      {projects.loading && !projects.data ? <Loading what="projects" /> : null}
-      {projects.error && !projects.data ? <LoadError error={projects.error} retry={projects.reload} /> : null}
+      {projects.isPending ? <Loading what="projects" /> : null}
+      {projects.error && !projects.data ? <LoadError error={projects.error} retry={() => void projects.refetch()} /> : null}
       {projects.data && projects.data.length === 0 ? (
         <Empty>
           <p>You are not a member of any project yet. A project admin can add you.</p>
@@ -24,7 +26,7 @@ export function ProjectsPage() {
           {projects.data.map((p) => (
             <li key={p.id} className="card">
               <h2>
-                <Link href={`/projects/${p.id}`}>{p.name}</Link>
+                <Link to={`/projects/${p.id}`}>{p.name}</Link>
               </h2>
               {p.description ? <p>{p.description}</p> : null}
               <p className="hint">Your role: {roleText(p.role)}</p>
@@ -38,9 +40,9 @@ export function ProjectsPage() {
 }
 
 function ProjectQuota({ id }: { id: number }) {
-  const project = useResource(() => api.get<Project>(`/api/projects/${id}/`), [id]);
-  if (project.loading && !project.data) return <Loading what="quota" />;
-  if (project.error || !project.data) return project.error ? <LoadError error={project.error} retry={project.reload} /> : null;
+  const project = useQuery(projectQuery(id));
+  if (project.isPending) return <Loading what="quota" />;
+  if (project.error || !project.data) return project.error ? <LoadError error={project.error} retry={() => void project.refetch()} /> : null;
   return <QuotaBars project={project.data} />;
 }
 
@@ -57,23 +59,29 @@ function QuotaBars({ project }: { project: Project }) {
   );
 }
 
-export function ProjectPage({ id }: { id: number }) {
-  const project = useResource(() => api.get<Project>(`/api/projects/${id}/`), [id]);
+/** /projects/:id; an id that is not a number is no page of this app. */
+export function ProjectPage() {
+  const { id = '' } = useParams();
+  return /^\d+$/.test(id) ? <ProjectDetail id={Number(id)} /> : <NotFoundPage />;
+}
+
+function ProjectDetail({ id }: { id: number }) {
+  const project = useQuery(projectQuery(id));
   useTitle(project.data?.name ?? 'Project');
   return (
     <>
       <p className="breadcrumb">
-        <Link href="/projects">Projects</Link>
+        <Link to="/projects">Projects</Link>
       </p>
-      {project.loading && !project.data ? <Loading what="the project" /> : null}
-      {project.error && !project.data ? <LoadError error={project.error} retry={project.reload} /> : null}
+      {project.isPending ? <Loading what="the project" /> : null}
+      {project.error && !project.data ? <LoadError error={project.error} retry={() => void project.refetch()} /> : null}
       {project.data ? (
         <>
           <h1>{project.data.name}</h1>
           {project.data.description ? <p>{project.data.description}</p> : null}
           <p>Your role: {roleText(project.data.role)}</p>
           <p className="links">
-            <Link href={`/vms?project=${id}`}>VMs of this project</Link> · <Link href={`/volumes?project=${id}`}>Volumes of this project</Link>
+            <Link to={`/vms?project=${id}`}>VMs of this project</Link> · <Link to={`/volumes?project=${id}`}>Volumes of this project</Link>
           </p>
           <section aria-labelledby="quota-title">
             <h2 id="quota-title">Quota usage</h2>

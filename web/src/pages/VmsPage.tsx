@@ -1,11 +1,13 @@
 // VMs of the user's projects with their live status; actions enabled only where the state allows.
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { type ApiError, type Vm, api, query } from '../api';
+import { Link, useSearchParams } from 'react-router';
+import { type VmAction, vmActionAllowed } from '../../../src/shared/contract';
+import { type ApiError, type Vm, errorOf } from '../api';
 import { ProjectSelect } from '../ProjectSelect';
-import { Link, setParams, useLocation } from '../router';
-import { projectName, useSession } from '../session';
-import { type VmAction, vmActionAllowed, vmInTransition } from '../states';
-import { Dialog, Empty, ErrorText, ListPager, LoadError, Loading, toApiError, usePagedResource, usePolling, useTitle } from '../ui';
+import { VM_CHANGE, projectFilter, projectsQuery, useBusyIds, useVmAction, useVmDelete, vmPageQuery } from '../queries';
+import { projectName } from '../session';
+import { Dialog, Empty, ErrorText, ListPager, LoadError, Loading, usePageParam, useSetParams, useTitle } from '../ui';
 
 const ACTIONS: { action: Exclude<VmAction, 'delete'>; label: string }[] = [
   { action: 'resume', label: 'Start' },
@@ -15,43 +17,40 @@ const ACTIONS: { action: Exclude<VmAction, 'delete'>; label: string }[] = [
 
 export function VmsPage() {
   useTitle('VMs');
-  const { projects } = useSession();
-  const { params } = useLocation();
+  const projects = useQuery(projectsQuery);
+  const [params] = useSearchParams();
+  const setParams = useSetParams();
   const projectId = params.get('project') ?? '';
-  const vms = usePagedResource<Vm>('/api/vms/', { project_id: projectId });
+  const page = usePageParam();
+  // Polls while a VM on the page changes state (vmPageQuery).
+  const vms = useQuery(vmPageQuery(projectFilter(projectId), page));
+  const vmAction = useVmAction();
+  const vmDelete = useVmDelete();
+  const pending = useBusyIds(VM_CHANGE);
   const [rowErrors, setRowErrors] = useState<Record<string, ApiError>>({});
-  const [pending, setPending] = useState<Record<string, boolean>>({});
   const [deleting, setDeleting] = useState<Vm | null>(null);
   const [deleteError, setDeleteError] = useState<ApiError | null>(null);
 
   const rows = vms.data?.results ?? [];
-  usePolling(rows.some(vmInTransition), vms.reload, vms.data);
+  const newVmHref = `/vms/new${projectId ? `?${new URLSearchParams({ project: projectId })}` : ''}`;
 
-  const replaceVm = (vm: Vm) =>
-    vms.setData((d) => ({ ...d, results: d.results.map((v) => (v.openstack_id === vm.openstack_id ? vm : v)) }));
-
+  // Rows act independently (mutateAsync: each call has its own outcome), their errors beside their buttons.
   const act = async (vm: Vm, action: Exclude<VmAction, 'delete'>) => {
-    setPending((p) => ({ ...p, [vm.openstack_id]: true }));
     setRowErrors(({ [vm.openstack_id]: _, ...rest }) => rest);
     try {
-      replaceVm(await api.post<Vm>(`/api/vms/${encodeURIComponent(vm.openstack_id)}/action/`, { os_action: action }));
+      await vmAction.mutateAsync({ id: vm.openstack_id, os_action: action });
     } catch (e) {
-      setRowErrors((r) => ({ ...r, [vm.openstack_id]: toApiError(e) }));
-    } finally {
-      setPending(({ [vm.openstack_id]: _, ...rest }) => rest);
+      setRowErrors((r) => ({ ...r, [vm.openstack_id]: errorOf(e) }));
     }
   };
 
   const confirmDelete = async () => {
     if (!deleting) return;
-    setPending((p) => ({ ...p, [deleting.openstack_id]: true }));
     try {
-      replaceVm(await api.del<Vm>(`/api/vms/${encodeURIComponent(deleting.openstack_id)}/`));
+      await vmDelete.mutateAsync({ id: deleting.openstack_id });
       setDeleting(null);
     } catch (e) {
-      setDeleteError(toApiError(e));
-    } finally {
-      setPending(({ [deleting.openstack_id]: _, ...rest }) => rest);
+      setDeleteError(errorOf(e));
     }
   };
 
@@ -59,7 +58,7 @@ export function VmsPage() {
     <>
       <div className="page-head">
         <h1>VMs</h1>
-        <Link className="button primary" href={`/vms/new${query({ project: projectId })}`}>
+        <Link className="button primary" to={newVmHref}>
           New VM
         </Link>
       </div>
@@ -74,19 +73,20 @@ export function VmsPage() {
         />
       </div>
       <ErrorText error={projects.error} />
-      {vms.loading && !vms.data ? <Loading what="VMs" /> : null}
-      {vms.error && !vms.data ? <LoadError error={vms.error} retry={vms.reload} /> : null}
+      {vms.isPending ? <Loading what="VMs" /> : null}
+      {vms.error && !vms.data ? <LoadError error={vms.error} retry={() => void vms.refetch()} /> : null}
       {vms.error && vms.data ? <ErrorText error={vms.error} /> : null}
       {vms.data && rows.length === 0 ? (
         <Empty>
           <p>{projectId ? 'No VMs in this project yet.' : 'You have no VMs yet.'}</p>
-          <Link className="button primary" href={`/vms/new${query({ project: projectId })}`}>
+          <Link className="button primary" to={newVmHref}>
             Create a VM
           </Link>
         </Empty>
       ) : null}
       {rows.length > 0 ? (
-        <table className="list">
+        // aria-busy while another page loads and this one is still shown.
+        <table className="list" aria-busy={vms.isPlaceholderData || undefined}>
           <caption className="visually-hidden">VMs</caption>
           <thead>
             <tr>
@@ -104,7 +104,7 @@ export function VmsPage() {
           </thead>
           <tbody>
             {rows.map((vm) => {
-              const busy = Boolean(pending[vm.openstack_id]);
+              const busy = pending.has(vm.openstack_id);
               const error = rowErrors[vm.openstack_id];
               const errorId = `vm-error-${vm.openstack_id}`;
               return (
@@ -159,13 +159,13 @@ export function VmsPage() {
           </tbody>
         </table>
       ) : null}
-      <ListPager list={vms} />
+      <ListPager page={page} count={vms.data?.count} />
       {deleting ? (
         <Dialog
           title={`Delete VM ${deleting.name}?`}
           submitLabel="Delete VM"
           danger
-          busy={Boolean(pending[deleting.openstack_id])}
+          busy={pending.has(deleting.openstack_id)}
           error={deleteError}
           onCancel={() => setDeleting(null)}
           onSubmit={() => void confirmDelete()}

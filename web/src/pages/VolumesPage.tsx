@@ -1,58 +1,59 @@
 // Volumes: create, attach to a VM of the same project, detach, extend and delete.
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
-import { type ApiError, type Page, type Project, type Vm, type Volume, api, query } from '../api';
+import { useQuery } from '@tanstack/react-query';
+import { type FormEvent, useEffect, useState } from 'react';
+import { useSearchParams } from 'react-router';
+import { type VolumeAction, vmIsSettled, volumeActionAllowed, volumeInTransition } from '../../../src/shared/contract';
+import { type ApiError, type Vm, type Volume, errorOf } from '../api';
 import { ProjectSelect } from '../ProjectSelect';
-import { setParams, useLocation } from '../router';
-import { projectName, useSession } from '../session';
-import { type VolumeAction, vmAcceptsVolume, volumeActionAllowed, volumeInTransition } from '../states';
-import { Dialog, Empty, ErrorText, ListPager, LoadError, Loading, toApiError, usePagedResource, usePolling, useResource, useTitle } from '../ui';
+import {
+  VOLUME_CHANGE, type VolumeActionBody, projectFilter, projectQuery, projectsQuery, useBusyIds, useCreateVolume, useVolumeAction, useVolumeDelete, vmChoicesQuery,
+  volumePageQuery,
+} from '../queries';
+import { projectName } from '../session';
+import { Dialog, Empty, ErrorText, ListPager, LoadError, Loading, usePageParam, useSetParams, useTitle } from '../ui';
 
 type Pending = { kind: 'attach' | 'extend' | 'delete'; volume: Volume };
 
 export function VolumesPage() {
   useTitle('Volumes');
-  const { projects } = useSession();
-  const { params } = useLocation();
+  const projects = useQuery(projectsQuery);
+  const [params] = useSearchParams();
+  const setParams = useSetParams();
   const projectId = params.get('project') ?? '';
-  const volumes = usePagedResource<Volume>('/api/volumes/', { project_id: projectId });
-  // The VMs volumes can be attached to, and the names of those they are attached to.
-  const vms = useResource(() => api.get<Page<Vm>>(`/api/vms/${query({ project_id: projectId, page_size: 500 })}`), [projectId]);
+  const page = usePageParam();
+  // Polls while a volume on the page changes state (volumePageQuery).
+  const volumes = useQuery(volumePageQuery(projectFilter(projectId), page));
   const rows = volumes.data?.results ?? [];
-  const reloadBoth = useCallback(async () => {
-    await Promise.all([volumes.reload(), vms.reload()]);
-  }, [volumes.reload, vms.reload]);
-  usePolling(rows.some(volumeInTransition), reloadBoth, volumes.data);
+  // The VMs volumes can be attached to, and the names of those they are attached to: read again
+  // with the volumes while one changes state, as an attachment changes both.
+  const vms = useQuery(vmChoicesQuery(projectFilter(projectId), rows.some(volumeInTransition)));
+  const volumeAction = useVolumeAction();
+  const volumeDelete = useVolumeDelete();
+  const busy = useBusyIds(VOLUME_CHANGE);
 
   const [rowErrors, setRowErrors] = useState<Record<string, ApiError>>({});
-  const [busy, setBusy] = useState<Record<string, boolean>>({});
   const [dialog, setDialog] = useState<Pending | null>(null);
   const [dialogError, setDialogError] = useState<ApiError | null>(null);
   const [attachTo, setAttachTo] = useState('');
   const [newSize, setNewSize] = useState('');
 
-  const replaceVolume = (v: Volume) =>
-    volumes.setData((d) => ({ ...d, results: d.results.map((x) => (x.openstack_id === v.openstack_id ? v : x)) }));
-
-  /** Runs an action; errors land in the open dialog, or else beside the row's buttons. */
-  const run = async (volume: Volume, call: () => Promise<Volume | null>, inDialog: boolean) => {
+  /**
+   * Runs a write on one row (mutateAsync: each call has its own outcome, also while other rows'
+   * run); errors land in the open dialog, or else beside the row's buttons.
+   */
+  const run = async (volume: Volume, write: () => Promise<unknown>, inDialog: boolean) => {
     const id = volume.openstack_id;
-    setBusy((b) => ({ ...b, [id]: true }));
     setRowErrors(({ [id]: _, ...rest }) => rest);
     try {
-      const updated = await call();
-      if (updated) replaceVolume(updated);
-      else await volumes.reload();
+      await write();
       if (inDialog) setDialog(null);
     } catch (e) {
-      if (inDialog) setDialogError(toApiError(e));
-      else setRowErrors((r) => ({ ...r, [id]: toApiError(e) }));
-    } finally {
-      setBusy(({ [id]: _, ...rest }) => rest);
+      if (inDialog) setDialogError(errorOf(e));
+      else setRowErrors((r) => ({ ...r, [id]: errorOf(e) }));
     }
   };
 
-  const action = (volume: Volume, body: Record<string, unknown>) =>
-    api.post<Volume>(`/api/volumes/${encodeURIComponent(volume.openstack_id)}/action/`, body);
+  const action = (volume: Volume, body: VolumeActionBody) => volumeAction.mutateAsync({ id: volume.openstack_id, ...body });
 
   const open = (kind: Pending['kind'], volume: Volume) => {
     setDialogError(null);
@@ -72,9 +73,9 @@ export function VolumesPage() {
       <div className="filters">
         <ProjectSelect id="volumes-project" label="Project" projects={projects.data ?? []} value={projectId} anyLabel="All projects" onChange={(v) => setParams({ project: v, page: null })} />
       </div>
-      <CreateVolume defaultProject={projectId} onCreated={() => void volumes.reload()} />
-      {volumes.loading && !volumes.data ? <Loading what="volumes" /> : null}
-      {volumes.error && !volumes.data ? <LoadError error={volumes.error} retry={volumes.reload} /> : null}
+      <CreateVolume defaultProject={projectId} />
+      {volumes.isPending ? <Loading what="volumes" /> : null}
+      {volumes.error && !volumes.data ? <LoadError error={volumes.error} retry={() => void volumes.refetch()} /> : null}
       {volumes.error && volumes.data ? <ErrorText error={volumes.error} /> : null}
       {volumes.data && rows.length === 0 ? (
         <Empty>
@@ -82,7 +83,8 @@ export function VolumesPage() {
         </Empty>
       ) : null}
       {rows.length > 0 ? (
-        <table className="list">
+        // aria-busy while another page loads and this one is still shown.
+        <table className="list" aria-busy={volumes.isPlaceholderData || undefined}>
           <caption className="visually-hidden">Volumes</caption>
           <thead>
             <tr>
@@ -100,7 +102,7 @@ export function VolumesPage() {
           <tbody>
             {rows.map((v) => {
               const id = v.openstack_id;
-              const disabled = (a: VolumeAction) => Boolean(busy[id]) || !volumeActionAllowed(v, a);
+              const disabled = (a: VolumeAction) => busy.has(id) || !volumeActionAllowed(v, a);
               const errorId = `volume-error-${id}`;
               return (
                 <tr key={id} data-volume={v.name}>
@@ -144,26 +146,26 @@ export function VolumesPage() {
           </tbody>
         </table>
       ) : null}
-      <ListPager list={volumes} />
+      <ListPager page={page} count={volumes.data?.count} />
 
       {dialog?.kind === 'attach' ? (
         <Dialog
           title={`Attach ${dialog.volume.name}`}
           submitLabel="Attach"
-          busy={Boolean(busy[dialog.volume.openstack_id])}
+          busy={busy.has(dialog.volume.openstack_id)}
           error={dialogError}
           submitDisabled={!attachTo}
           onCancel={() => setDialog(null)}
           onSubmit={() => void run(dialog.volume, () => action(dialog.volume, { os_action: 'attach', vm_openstack_id: attachTo }), true)}
         >
-          <AttachPicker vms={vmList.filter((vm) => vm.project_id === dialog.volume.project_id)} value={attachTo} onChange={setAttachTo} loading={vms.loading && !vms.data} />
+          <AttachPicker vms={vmList.filter((vm) => vm.project_id === dialog.volume.project_id)} value={attachTo} onChange={setAttachTo} loading={vms.isPending} />
         </Dialog>
       ) : null}
       {dialog?.kind === 'extend' ? (
         <Dialog
           title={`Extend ${dialog.volume.name}`}
           submitLabel="Extend"
-          busy={Boolean(busy[dialog.volume.openstack_id])}
+          busy={busy.has(dialog.volume.openstack_id)}
           error={dialogError}
           submitDisabled={!(Number(newSize) > dialog.volume.storage)}
           onCancel={() => setDialog(null)}
@@ -181,10 +183,10 @@ export function VolumesPage() {
           title={`Delete volume ${dialog.volume.name}?`}
           submitLabel="Delete volume"
           danger
-          busy={Boolean(busy[dialog.volume.openstack_id])}
+          busy={busy.has(dialog.volume.openstack_id)}
           error={dialogError}
           onCancel={() => setDialog(null)}
-          onSubmit={() => void run(dialog.volume, async () => (await api.del(`/api/volumes/${encodeURIComponent(dialog.volume.openstack_id)}/`), null), true)}
+          onSubmit={() => void run(dialog.volume, () => volumeDelete.mutateAsync({ id: dialog.volume.openstack_id }), true)}
         >
           <p>The volume and all data on it are deleted for good.</p>
         </Dialog>
@@ -194,7 +196,7 @@ export function VolumesPage() {
 }
 
 function AttachPicker({ vms, value, onChange, loading }: { vms: Vm[]; value: string; onChange: (v: string) => void; loading: boolean }) {
-  const usable = vms.filter(vmAcceptsVolume);
+  const usable = vms.filter(vmIsSettled);
   useEffect(() => {
     if (!value && usable.length === 1) onChange(usable[0].openstack_id);
   }, [value, usable, onChange]);
@@ -215,34 +217,24 @@ function AttachPicker({ vms, value, onChange, loading }: { vms: Vm[]; value: str
   );
 }
 
-function CreateVolume({ defaultProject, onCreated }: { defaultProject: string; onCreated: () => void }) {
-  const { projects } = useSession();
+function CreateVolume({ defaultProject }: { defaultProject: string }) {
+  const projects = useQuery(projectsQuery);
   const [projectId, setProjectId] = useState(defaultProject);
   const [name, setName] = useState('');
   const [size, setSize] = useState('10');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const create = useCreateVolume();
+  const { error } = create;
 
   useEffect(() => {
     if (defaultProject) setProjectId(defaultProject);
     else if (!projectId && projects.data?.length) setProjectId(String(projects.data[0].id));
   }, [defaultProject, projects.data]); // not on the user's own pick
-  const project = useResource(() => (projectId ? api.get<Project>(`/api/projects/${encodeURIComponent(projectId)}/`) : Promise.resolve(null)), [projectId]);
+  // The quota left; the volume list and this are read again once a volume is made (useCreateVolume).
+  const project = useQuery({ ...projectQuery(Number(projectId)), enabled: projectId !== '' });
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await api.post<Volume>('/api/volumes/', { project_id: Number(projectId), name, storage: Number(size) });
-      setName('');
-      onCreated();
-      void project.reload();
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
+    create.mutate({ project_id: Number(projectId), name, storage: Number(size) }, { onSuccess: () => setName('') });
   };
 
   const fieldErrors = error?.errors ?? {};
@@ -263,8 +255,8 @@ function CreateVolume({ defaultProject, onCreated }: { defaultProject: string; o
           <input id="new-volume-size" type="number" min={1} step={1} value={size} onChange={(e) => setSize(e.target.value)} required />
           {fieldErrors.storage ? <ErrorText error={fieldErrors.storage.join(' ')} /> : null}
         </div>
-        <button type="submit" className="primary" disabled={busy || !projectId}>
-          {busy ? 'Creating…' : 'Create volume'}
+        <button type="submit" className="primary" disabled={create.isPending || !projectId}>
+          {create.isPending ? 'Creating…' : 'Create volume'}
         </button>
       </div>
       {project.data ? (

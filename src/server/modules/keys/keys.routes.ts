@@ -2,10 +2,10 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses, sendError, toAppError } from '../../errors.js';
-import { assertProjectFieldReachable } from '../reach.hooks.js';
+import { isProjectReachable } from '../projects/projects.repository.js';
+import { projectFieldReach } from '../reach.hooks.js';
 import { KeyCreateBody, KeyCreated, KeyIdParams, KeyOut, KeyRotateBody, ScopeName } from './keys.schemas.js';
 import { createKey, deleteKeyOf, listKeysFor, revokeLeakedKey, rotateKey } from './keys.service.js';
-import { countAuthAttempt } from '../../auth/rate-limit.js';
 
 const LEAK_THANKS = { detail: 'Thank you. If this was a live key, it has been revoked.' };
 
@@ -29,7 +29,7 @@ export function keysRoutes(app: App, ctx: AppContext): void {
   }, async (request) => listKeysFor(ctx, principalOf(request)));
 
   app.post('/keys', {
-    config: { auth: 'session', reach: (r) => assertProjectFieldReachable(ctx, r, 'body', 'project_id') },
+    config: { auth: 'session', reach: projectFieldReach(isProjectReachable, ctx, 'body', 'project_id') },
     schema: {
       operationId: 'createKey', tags: ['keys'],
       summary: 'Make an API key. The response holds the key; it is never shown again. Web session only.',
@@ -71,7 +71,7 @@ export function keysRoutes(app: App, ctx: AppContext): void {
       },
     }, async (request, reply) => {
       // A report of a key that is not live counts as a failed authentication (it may be a guess).
-      const refund = await countAuthAttempt(request);
+      const refund = await request.server.rateLimits.attempt(request.ip);
       if (await revokeLeakedKey(ctx, keyFromBody(request.body), request.ip)) await refund();
       return reply.code(202).send(LEAK_THANKS);
     });

@@ -3,7 +3,7 @@ import { digestKey, generateKey, parseKey } from '../../auth/key-format.js';
 import { constantTimeEqual } from '../../auth/tokens.js';
 import { auditAs, writeAudit } from '../audit/audit.service.js';
 import type { Principal, Scope } from '../../auth/principal.js';
-import { reachOf } from '../../auth/policy.js';
+import { reachOf, apiKeysEnabledFor } from '../../auth/policy.js';
 import type { AppContext } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { isProjectReachable } from '../projects/projects.repository.js';
@@ -39,7 +39,7 @@ export function keyView(row: KeyRow): KeyView {
 }
 
 export function assertKeysEnabled(ctx: AppContext, p: Principal): void {
-  if (ctx.config.apiKeysFor === 'superusers' && !p.user.isSuperuser) {
+  if (!apiKeysEnabledFor(ctx.config.apiKeysFor, p.user)) {
     throw new AppError('api_keys_not_enabled', 'API keys are in beta and enabled only for superusers.');
   }
 }

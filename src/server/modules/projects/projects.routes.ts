@@ -2,14 +2,15 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
-import { assertProjectFieldReachable } from '../reach.hooks.js';
+import { projectFieldReach } from '../reach.hooks.js';
+import { isProjectReachable } from './projects.repository.js';
 import { ProjectIdParams } from '../shared.schemas.js';
 import { FlavorOut, ImageOut, ProjectOut, ProjectSummary } from './projects.schemas.js';
 import { getProject, listProjectsFor, projectFlavors, projectImages, projectSnapshots } from './projects.service.js';
 
 export function projectsRoutes(app: App, ctx: AppContext): void {
   for (const s of [ProjectSummary, ProjectOut, FlavorOut, ImageOut]) app.addSchema(s);
-  const config = { auth: 'any' as const, scope: 'project:read' as const, reach: (r: Parameters<typeof assertProjectFieldReachable>[1]) => assertProjectFieldReachable(ctx, r, 'params', 'id') };
+  const config = { auth: 'any' as const, scope: 'project:read' as const, reach: projectFieldReach(isProjectReachable, ctx, 'params', 'id') };
 
   app.get('/projects', {
     config: { auth: 'any', scope: 'project:read' },

@@ -43,3 +43,10 @@ export async function deleteSession(q: Q, id: string): Promise<void> {
 export async function deleteExpiredSessions(q: Q, nowIso: string): Promise<void> {
   await q.deleteFrom('sessions').where('expires_at', '<=', nowIso).execute();
 }
+
+/** Ends a user's web sessions, all of them or all but one (the session that asked). */
+export async function deleteUserSessions(q: Q, userId: number, exceptId?: string): Promise<void> {
+  let query = q.deleteFrom('sessions').where('user_id', '=', userId);
+  if (exceptId !== undefined) query = query.where('id', '!=', exceptId);
+  await query.execute();
+}

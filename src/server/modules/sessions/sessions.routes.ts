@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SESSION_COOKIE } from '../../auth/authenticate.js';
+import { SESSION_COOKIE } from './sessions.verify.js';
 import { isCrossSite } from '../../auth/origin.js';
-import { countAuthAttempt } from '../../auth/rate-limit.js';
+import { apiKeysEnabledFor } from '../../auth/policy.js';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
@@ -39,7 +39,7 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       throw new AppError('csrf_failed', 'Logins are accepted only from the portal\'s own pages (the Origin is another site).');
     }
     // Counted before the password is checked, so that concurrent guesses cannot all slip under the limit.
-    const refund = await countAuthAttempt(request);
+    const refund = await request.server.rateLimits.attempt(request.ip);
     const r = await login(ctx, request.body.username, request.body.password, request.ip).catch(async (err: unknown) => {
       // A wrong username or password counts against the address; a login that is switched off does not.
       if (!(err instanceof AppError && err.code === 'not_authenticated')) await refund();
@@ -72,7 +72,7 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       username: p.user.username,
       is_superuser: p.user.isSuperuser,
       api_key: p.key ? { prefix: p.key.prefix, scopes: p.key.scopes, own_objects_only: p.key.ownObjectsOnly, project_id: p.key.projectId } : null,
-      api_keys_enabled: ctx.config.apiKeysFor === 'all' || p.user.isSuperuser,
+      api_keys_enabled: apiKeysEnabledFor(ctx.config.apiKeysFor, p.user),
       ...(p.csrfToken ? { csrf_token: p.csrfToken } : {}),
     };
   });

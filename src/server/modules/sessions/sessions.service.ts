@@ -1,13 +1,14 @@
 // Local login and web sessions, stored in the database so they survive restarts and work across
 // instances. The cookie holds a random token; the table holds only its digest.
-import { dummyPasswordHash, verifyPassword } from '../../auth/passwords.js';
+import { dummyPasswordHash, hashPassword, verifyPassword } from '../../auth/passwords.js';
 import { randomToken, sha256Hex } from '../../auth/tokens.js';
 import type { AppContext } from '../../context.js';
-import { AppError } from '../../errors.js';
+import { type Queryable, inTransaction } from '../../db/transaction.js';
+import { AppError, invalid, notFound } from '../../errors.js';
 import type { Principal } from '../../auth/principal.js';
 import { auditAs, writeAudit } from '../audit/audit.service.js';
-import { findUserForLogin } from '../users/users.repository.js';
-import { deleteExpiredSessions, deleteSession, insertSession } from './sessions.repository.js';
+import { type PublicUser, findUserByName, findUserForLogin, updateUserPassword } from '../users/users.repository.js';
+import { deleteExpiredSessions, deleteSession, deleteUserSessions, insertSession } from './sessions.repository.js';
 
 export interface LoginResult {
   token: string;
@@ -63,5 +64,23 @@ export async function logout(ctx: AppContext, p: Principal): Promise<void> {
   await ctx.db.kysely.transaction().execute(async (trx) => {
     if (p.sessionId) await deleteSession(trx, p.sessionId);
     await auditAs(trx, p, { action: 'logout', objectType: 'user', objectId: String(p.user.id), subjectId: p.user.id });
+  });
+}
+
+/**
+ * A new password, and the user's web sessions end with the old one: all of them, or all but
+ * `keepSessionId` (the session of a user who changes their own). `simplevm user set
+ * --password-stdin` calls this; takes the database or the caller's transaction.
+ */
+export async function setUserPassword(q: Queryable, username: string, password: string, opts: { keepSessionId?: string } = {}): Promise<PublicUser> {
+  if (password.length === 0) throw invalid('password', 'The password is empty.');
+  // Hashed before any statement: scrypt takes a while, and no transaction of ours waits on it.
+  const passwordHash = await hashPassword(password);
+  return inTransaction(q, async (trx) => {
+    const user = await findUserByName(trx, username);
+    if (!user) throw notFound(`no user "${username}"`);
+    await updateUserPassword(trx, user.id, passwordHash);
+    await deleteUserSessions(trx, user.id, opts.keepSessionId);
+    return user;
   });
 }

@@ -1,6 +1,7 @@
 // SQL for snapshots. The caller's reach is part of every query (STYLE §3).
 import type { Kysely, Transaction } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
+import type { Dialect } from '../../db/index.js';
 import { objectReach } from '../../db/reach.js';
 import type { Database, Snapshot } from '../../db/types.js';
 
@@ -48,4 +49,32 @@ export async function snapshotNameTaken(q: Q, projectId: number, name: string): 
 
 export async function insertSnapshot(trx: Transaction<Database>, s: Snapshot): Promise<void> {
   await trx.insertInto('snapshots').values(s).execute();
+}
+
+export async function setSnapshotStatus(trx: Transaction<Database>, id: string, status: string, nowIso: string): Promise<void> {
+  await trx.updateTable('snapshots').set({ status, updated_at: nowIso }).where('openstack_id', '=', id).execute();
+}
+
+// The VM a snapshot is taken of. Read here rather than through vms' repository: VMs boot from
+// snapshots (modules/vms imports this module), so this module may not import modules/vms.
+
+export interface VmToSnapshot {
+  openstack_id: string;
+  project_id: number;
+  status: string;
+  task_state: string | null;
+}
+
+/** A VM within reach, with what a snapshot needs of it; `lockFor: 'postgres'` locks its row (see findVm). */
+export function findVmToSnapshot(q: Q, reach: Reach, vmId: string, lockFor?: Dialect): Promise<VmToSnapshot | undefined> {
+  const query = q
+    .selectFrom('vms')
+    .select(['vms.openstack_id', 'vms.project_id', 'vms.status', 'vms.task_state'])
+    .where(objectReach('vms', reach))
+    .where('vms.openstack_id', '=', vmId);
+  return (lockFor === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+}
+
+export async function isVmToSnapshotReachable(q: Q, reach: Reach, vmId: string): Promise<boolean> {
+  return (await findVmToSnapshot(q, reach, vmId)) !== undefined;
 }

@@ -4,7 +4,7 @@ import { reachOf } from '../../auth/policy.js';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses, notFound } from '../../errors.js';
-import { isVmReachable } from '../vms/vms.repository.js';
+import { isVmToSnapshotReachable } from './snapshots.repository.js';
 import { SnapshotCreateBody, SnapshotOut } from './snapshots.schemas.js';
 import { createSnapshot } from './snapshots.service.js';
 
@@ -15,7 +15,7 @@ export function snapshotsRoutes(app: App, ctx: AppContext): void {
   const vmInBody = async (request: FastifyRequest) => {
     const body = request.body as Record<string, unknown> | null | undefined;
     const id = body && typeof body === 'object' ? body.snapshot_instance : undefined;
-    if (typeof id === 'string' && (id.length > 64 || !(await isVmReachable(ctx.db.kysely, reachOf(principalOf(request)), id)))) {
+    if (typeof id === 'string' && (id.length > 64 || !(await isVmToSnapshotReachable(ctx.db.kysely, reachOf(principalOf(request)), id)))) {
       throw notFound('No such VM.');
     }
   };

@@ -5,11 +5,11 @@ import { reachOf } from '../../auth/policy.js';
 import type { Principal } from '../../auth/principal.js';
 import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
+import { vmIsSettled } from '../../../shared/contract.js';
 import { queueTransition } from '../../transitions/queue.js';
 import { auditedTransaction } from '../audit/audit.service.js';
 import { imageExists } from '../catalog/catalog.repository.js';
-import { findVm } from '../vms/vms.repository.js';
-import { type SnapshotRow, findSnapshot, insertSnapshot, snapshotNameTaken } from './snapshots.repository.js';
+import { type SnapshotRow, findSnapshot, findVmToSnapshot, insertSnapshot, snapshotNameTaken } from './snapshots.repository.js';
 
 export async function createSnapshot(
   ctx: AppContext,
@@ -19,10 +19,10 @@ export async function createSnapshot(
   const reach = reachOf(p);
   const id = randomUUID();
   await auditedTransaction(ctx, p, { action: 'snapshot.create', objectType: 'snapshot', objectId: id, subjectId: p.user.id }, async (trx, e) => {
-    const vm = await findVm(trx, reach, body.snapshot_instance, ctx.db.dialect);
+    const vm = await findVmToSnapshot(trx, reach, body.snapshot_instance, ctx.db.dialect);
     if (!vm) throw notFound('No such VM.');
     e.projectId = vm.project_id;
-    if (!['ACTIVE', 'SHUTOFF'].includes(vm.status) || vm.task_state !== null) {
+    if (!vmIsSettled(vm)) {
       throw new AppError('invalid_state', `Cannot snapshot a VM in status ${vm.status}${vm.task_state ? ` while it is ${vm.task_state}` : ''}.`);
     }
     if ((await imageExists(trx, body.snapshot_name)) || (await snapshotNameTaken(trx, vm.project_id, body.snapshot_name))) {

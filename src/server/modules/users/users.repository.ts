@@ -46,3 +46,7 @@ export async function countUsers(q: Q): Promise<number> {
   const r = await q.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(r.n);
 }
+
+export async function updateUserPassword(q: Q, id: number, passwordHash: string): Promise<void> {
+  await q.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+}

@@ -1,10 +1,11 @@
 // SQL for VMs. The caller's reach is part of every query (STYLE §3).
-import { type Kysely, type SqlBool, type Transaction, sql } from 'kysely';
+import { type Kysely, PostgresAdapter, type SqlBool, type Transaction, sql } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
 import type { Dialect } from '../../db/index.js';
 import { totalFromPage } from '../../db/paging.js';
-import { memoizedRead, preparedVariants } from '../../db/prepared.js';
-import { objectReach, reachFrom, reachVariant } from '../../db/reach.js';
+import { preparedShapes } from '../../db/prepared.js';
+import { memoizedRead } from '../../db/read-cache.js';
+import { type ReachShape, objectReach, reachShape, reachWith } from '../../db/reach.js';
 import type { Database, Vm } from '../../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -35,23 +36,25 @@ function filtered(q: Q, reach: Reach, f: VmFilters, pattern: string | null) {
   return query;
 }
 
-/** Which filters apply, as a prepared query's variant; the values travel as its arguments. */
-function listVariant(reach: Reach, f: VmFilters): string {
-  return `${reachVariant(reach)}${f.projectId !== undefined ? 1 : 0}${f.status !== undefined ? 1 : 0}${f.text ? 1 : 0}`;
+/** Which filters a list applies, as its prepared query's shape; the values travel as its arguments. */
+interface ListShape extends ReachShape {
+  readonly project: boolean;
+  readonly status: boolean;
+  readonly text: boolean;
 }
 
 type ListArgs = [userId: number, reachProject: number, projectId: number, status: string, pattern: string];
 
-function listFrom(q: Q, variant: string, ...[userId, reachProject, projectId, status, pattern]: ListArgs) {
-  const f: VmFilters = { projectId: variant[3] === '1' ? projectId : undefined, status: variant[4] === '1' ? status : undefined };
-  return filtered(q, reachFrom(variant, userId, reachProject), f, variant[5] === '1' ? pattern : null);
+function listFrom(q: Q, shape: ListShape, ...[userId, reachProject, projectId, status, pattern]: ListArgs) {
+  const f: VmFilters = { projectId: shape.project ? projectId : undefined, status: shape.status ? status : undefined };
+  return filtered(q, reachWith(shape, userId, reachProject), f, shape.text ? pattern : null);
 }
 
-const countVms = preparedVariants((q: Q, variant: string, ...args: ListArgs) =>
-  listFrom(q, variant, ...args).select((eb) => eb.fn.countAll<number>().as('n')));
+const countVms = preparedShapes((q: Q, shape: ListShape, ...args: ListArgs) =>
+  listFrom(q, shape, ...args).select((eb) => eb.fn.countAll<number>().as('n')));
 
-const pageOfVms = preparedVariants((q: Q, variant: string, ...args: [...ListArgs, limit: number, offset: number]) =>
-  listFrom(q, variant, ...(args.slice(0, 5) as ListArgs))
+const pageOfVms = preparedShapes((q: Q, shape: ListShape, ...args: [...ListArgs, limit: number, offset: number]) =>
+  listFrom(q, shape, ...(args.slice(0, 5) as ListArgs))
     .select([...VM_COLUMNS, 'owner.username as owner'])
     .orderBy('vms.created_at', 'desc')
     .orderBy('vms.openstack_id')
@@ -59,19 +62,24 @@ const pageOfVms = preparedVariants((q: Q, variant: string, ...args: [...ListArgs
     .offset(args[6]));
 
 export async function listVms(q: Q, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; rows: VmRow[] }> {
-  const variant = listVariant(reach, f);
+  const shape: ListShape = { ...reachShape(reach), project: f.projectId !== undefined, status: f.status !== undefined, text: Boolean(f.text) };
   const pattern = f.text ? `%${f.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
   const args: ListArgs = [reach.userId, reach.projectId ?? 0, f.projectId ?? 0, f.status ?? '', pattern];
   // Counting apart is cheaper than a window count, which makes SQLite gather and sort every row;
   // and it is needed only when the page is full (or past the end).
-  const { rows } = await pageOfVms(q, variant, ...args, pageSize, (page - 1) * pageSize);
-  const count = totalFromPage(rows.length, page, pageSize) ?? Number((await countVms(q, variant, ...args)).rows[0]?.n ?? 0);
+  const { rows } = await pageOfVms(q, shape, ...args, pageSize, (page - 1) * pageSize);
+  const count = totalFromPage(rows.length, page, pageSize) ?? Number((await countVms(q, shape, ...args)).rows[0]?.n ?? 0);
   return { count, rows };
 }
 
-const vmById = preparedVariants((q: Q, variant: string, userId: number, reachProject: number, id: string) => {
-  const query = reachable(q, reachFrom(variant, userId, reachProject)).select([...VM_COLUMNS, 'owner.username as owner']).where('vms.openstack_id', '=', id);
-  return variant.endsWith('L') ? query.forUpdate(['vms']) : query;
+/** A VM read by id; `locked`: FOR UPDATE (PostgreSQL). */
+interface ByIdShape extends ReachShape {
+  readonly locked: boolean;
+}
+
+const vmById = preparedShapes((q: Q, shape: ByIdShape, userId: number, reachProject: number, id: string) => {
+  const query = reachable(q, reachWith(shape, userId, reachProject)).select([...VM_COLUMNS, 'owner.username as owner']).where('vms.openstack_id', '=', id);
+  return shape.locked ? query.forUpdate(['vms']) : query;
 }, { memo: true });
 
 /**
@@ -80,21 +88,22 @@ const vmById = preparedVariants((q: Q, variant: string, userId: number, reachPro
  * SQLite runs one transaction at a time anyway.
  */
 export async function findVm(q: Q, reach: Reach, id: string, lockFor?: Dialect): Promise<VmRow | undefined> {
-  const variant = `${reachVariant(reach)}${lockFor === 'postgres' ? 'L' : ''}`;
-  return (await vmById(q, variant, reach.userId, reach.projectId ?? 0, id)).rows[0];
+  const shape: ByIdShape = { ...reachShape(reach), locked: lockFor === 'postgres' };
+  return (await vmById(q, shape, reach.userId, reach.projectId ?? 0, id)).rows[0];
 }
 
 export async function isVmReachable(q: Q, reach: Reach, id: string): Promise<boolean> {
   return (await findVm(q, reach, id)) !== undefined;
 }
 
-const volumesOf = preparedVariants((q: Q, variant: string, ...ids: string[]) =>
-  q.selectFrom('volumes').select(['openstack_id', 'attached_to']).where('attached_to', 'in', ids.slice(0, Number(variant))).orderBy('openstack_id'));
+/** The volumes attached to `ids` VMs: one compiled query per number of VMs asked about. */
+const volumesOf = preparedShapes((q: Q, shape: { readonly ids: number }, ...ids: string[]) =>
+  q.selectFrom('volumes').select(['openstack_id', 'attached_to']).where('attached_to', 'in', ids.slice(0, shape.ids)).orderBy('openstack_id'));
 
 export async function attachedVolumes(q: Q, vmIds: string[]): Promise<Map<string, string[]>> {
   const map = new Map<string, string[]>();
   if (vmIds.length === 0) return map;
-  const rows = (await volumesOf(q, String(vmIds.length), ...vmIds)).rows;
+  const rows = (await volumesOf(q, { ids: vmIds.length }, ...vmIds)).rows;
   for (const r of rows) if (r.attached_to) map.set(r.attached_to, [...(map.get(r.attached_to) ?? []), r.openstack_id]);
   return map;
 }
@@ -113,30 +122,66 @@ async function withVolumes(q: Q, rows: VmRow[]): Promise<VmView[]> {
 }
 
 // The reads behind GET /vms/ and GET /vms/{id}/, each kept whole while the database is unchanged
-// (memoizedRead): the reach travels as its variant and values, like a prepared query's arguments.
-const vmPage = memoizedRead(async (q, variant: string, userId: number, reachProject: number, projectId: number | null, status: string | null, text: string | null, page: number, pageSize: number) => {
+// (memoizedRead): the reach travels as its values, like a prepared query's arguments.
+type ReachArgs = [userId: number, superuser: number, ownOnly: number, reachProject: number | null];
+const reachArgs = (r: Reach): ReachArgs => [r.userId, r.superuser ? 1 : 0, r.ownOnly ? 1 : 0, r.projectId];
+const reachOfArgs = (...[userId, superuser, ownOnly, projectId]: ReachArgs): Reach => ({ userId, superuser: superuser === 1, ownOnly: ownOnly === 1, projectId });
+
+const vmPage = memoizedRead(async (q, userId: number, superuser: number, ownOnly: number, reachProject: number | null, projectId: number | null, status: string | null, text: string | null, page: number, pageSize: number) => {
   const filters: VmFilters = { projectId: projectId ?? undefined, status: status ?? undefined, text: text ?? undefined };
-  const { count, rows } = await listVms(q, reachFrom(variant, userId, reachProject), filters, page, pageSize);
+  const { count, rows } = await listVms(q, reachOfArgs(userId, superuser, ownOnly, reachProject), filters, page, pageSize);
   return { count, results: await withVolumes(q, rows) };
 });
 
-const vmView = memoizedRead(async (q, variant: string, userId: number, reachProject: number, id: string) => {
-  const vm = await findVm(q, reachFrom(variant, userId, reachProject), id);
+const vmView = memoizedRead(async (q, userId: number, superuser: number, ownOnly: number, reachProject: number | null, id: string) => {
+  const vm = await findVm(q, reachOfArgs(userId, superuser, ownOnly, reachProject), id);
   return vm ? (await withVolumes(q, [vm]))[0] : null;
 });
 
 export function listVmViews(q: Kysely<Database>, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmView[] }> {
-  return vmPage(q, reachVariant(reach), reach.userId, reach.projectId ?? 0, f.projectId ?? null, f.status ?? null, f.text ?? null, page, pageSize);
+  return vmPage(q, ...reachArgs(reach), f.projectId ?? null, f.status ?? null, f.text ?? null, page, pageSize);
 }
 
 export function findVmView(q: Kysely<Database>, reach: Reach, id: string): Promise<VmView | null> {
-  return vmView(q, reachVariant(reach), reach.userId, reach.projectId ?? 0, id);
+  return vmView(q, ...reachArgs(reach), id);
 }
 
 export async function insertVm(trx: Transaction<Database>, vm: Vm): Promise<void> {
   await trx.insertInto('vms').values(vm).execute();
 }
 
-export async function setVmState(trx: Transaction<Database>, id: string, state: { status: string; task_state: string | null }, nowIso: string): Promise<void> {
+/** Sets the VM's state: in flight (a task_state), or its end state (task_state null, with its address or fault). */
+export async function setVmState(
+  trx: Transaction<Database>,
+  id: string,
+  state: { status: string; task_state: string | null; fixed_ip?: string | null; fault?: string | null },
+  nowIso: string,
+): Promise<void> {
   await trx.updateTable('vms').set({ ...state, updated_at: nowIso }).where('openstack_id', '=', id).execute();
+}
+
+/**
+ * The status of a VM, its row locked until the transaction ends (on PostgreSQL; SQLite runs one
+ * transaction at a time), for a volume transition that ends attached to it. Without reach: the
+ * worker finishes what a request within reach started.
+ */
+export async function lockVmStatus(trx: Transaction<Database>, id: string): Promise<{ status: string } | undefined> {
+  // The worker has no dialect at hand: the transaction's adapter tells.
+  const pg = trx.getExecutor().adapter instanceof PostgresAdapter;
+  const query = trx.selectFrom('vms').select('status').where('openstack_id', '=', id);
+  return (pg ? query.forUpdate() : query).executeTakeFirst();
+}
+
+/**
+ * Frees the volumes attached to a VM that is now deleted. One with a change of its own in flight
+ * (an extend, a detach) is not `in-use` and is left to that transition, which ends it detached.
+ * (Here rather than in volumes' repository: volumes depend on VMs, not the other way round.)
+ */
+export async function freeVolumesOf(trx: Transaction<Database>, vmId: string, nowIso: string): Promise<void> {
+  await trx
+    .updateTable('volumes')
+    .set({ status: 'available', attached_to: null, device: null, updated_at: nowIso })
+    .where('attached_to', '=', vmId)
+    .where('status', '=', 'in-use')
+    .execute();
 }

@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
-import { assertProjectFieldReachable, objectParamReach } from '../reach.hooks.js';
+import { isProjectReachable } from '../projects/projects.repository.js';
+import { projectFieldReach, objectParamReach } from '../reach.hooks.js';
 import { OpenstackIdParams, pageOf } from '../shared.schemas.js';
 import { isVmReachable } from './vms.repository.js';
 import { VmActionBody, VmCreateBody, VmListQuery, VmOut, VmPage } from './vms.schemas.js';
@@ -14,7 +15,7 @@ export function vmsRoutes(app: App, ctx: AppContext): void {
   const vmReach = objectParamReach(isVmReachable, ctx, 'VM');
 
   app.get('/vms', {
-    config: { auth: 'any', scope: 'vm:read', reach: (r) => assertProjectFieldReachable(ctx, r, 'query', 'project_id') },
+    config: { auth: 'any', scope: 'vm:read', reach: projectFieldReach(isProjectReachable, ctx, 'query', 'project_id') },
     schema: { operationId: 'listVms', tags: ['vms'], summary: 'VMs the caller may see, newest first.', querystring: VmListQuery, response: { 200: VmPage, ...errorResponses } },
   }, async (request) => {
     const q = request.query;
@@ -25,7 +26,7 @@ export function vmsRoutes(app: App, ctx: AppContext): void {
   });
 
   app.post('/vms', {
-    config: { auth: 'any', scope: 'vm:create', reach: (r) => assertProjectFieldReachable(ctx, r, 'body', 'project_id') },
+    config: { auth: 'any', scope: 'vm:create', reach: projectFieldReach(isProjectReachable, ctx, 'body', 'project_id') },
     schema: { operationId: 'createVm', tags: ['vms'], summary: 'Start a new VM; it is BUILD until the cloud reports it ACTIVE.', body: VmCreateBody, response: { 201: Type.Ref('Vm'), ...errorResponses } },
   }, async (request, reply) => reply.code(201).send(await createVm(ctx, principalOf(request), request.body)));
 

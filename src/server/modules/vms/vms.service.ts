@@ -9,7 +9,8 @@ import { queueTransition } from '../../transitions/queue.js';
 import { isPlausibleId } from '../shared.schemas.js';
 import { auditedTransaction } from '../audit/audit.service.js';
 import { findFlavor, imageExists } from '../catalog/catalog.repository.js';
-import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
+import { isProjectReachable, lockProject } from '../projects/projects.repository.js';
+import { assertWithinQuota } from '../projects/projects.quota.js';
 import { isActiveSnapshotImage } from '../snapshots/snapshots.repository.js';
 import { type VmFilters, type VmView, findVm, findVmView, insertVm, listVmViews, setVmState } from './vms.repository.js';
 
@@ -41,13 +42,7 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
     if (!(await imageExists(trx, body.image_name)) && !(await isActiveSnapshotImage(trx, reach, body.project_id, body.image_name))) {
       throw invalid('image_name', `Unknown image "${body.image_name}".`);
     }
-    const usage = await projectUsage(trx, project.id);
-    const over = [
-      usage.vms + 1 > project.quota_vms && `VMs (${project.quota_vms})`,
-      usage.cores + flavor.vcpus > project.quota_cores && `cores (${project.quota_cores})`,
-      usage.ram_gb + flavor.ram_gb > project.quota_ram_gb && `RAM (${project.quota_ram_gb} GB)`,
-    ].filter(Boolean);
-    if (over.length) throw new AppError('quota_exceeded', `This VM would exceed the project's quota of ${over.join(', ')}.`);
+    await assertWithinQuota(trx, project, { vms: 1, cores: flavor.vcpus, ram_gb: flavor.ram_gb }, 'This VM');
     const now = nowIso();
     await insertVm(trx, {
       openstack_id: id, name: body.vm_name, project_id: project.id, owner_id: p.user.id, image_name: body.image_name,

@@ -62,3 +62,18 @@ export async function insertVolume(trx: Transaction<Database>, v: Volume): Promi
 export async function setVolumeStatus(trx: Transaction<Database>, id: string, status: string, nowIso: string, storage?: number): Promise<void> {
   await trx.updateTable('volumes').set({ status, updated_at: nowIso, ...(storage !== undefined ? { storage } : {}) }).where('openstack_id', '=', id).execute();
 }
+
+/** Writes the state a transition ends the volume in. */
+export async function setVolumeEndState(
+  trx: Transaction<Database>,
+  id: string,
+  state: { status: string; attached_to?: string | null; device?: string | null; storage?: number },
+  nowIso: string,
+): Promise<void> {
+  await trx.updateTable('volumes').set({ ...state, updated_at: nowIso }).where('openstack_id', '=', id).execute();
+}
+
+/** Removes a volume that the cloud no longer has (the end of a delete). */
+export async function deleteVolumeRow(trx: Transaction<Database>, id: string): Promise<void> {
+  await trx.deleteFrom('volumes').where('openstack_id', '=', id).execute();
+}

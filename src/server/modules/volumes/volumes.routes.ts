@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
-import { assertProjectFieldReachable, objectParamReach } from '../reach.hooks.js';
+import { isProjectReachable } from '../projects/projects.repository.js';
+import { projectFieldReach, objectParamReach } from '../reach.hooks.js';
 import { OpenstackIdParams, pageOf } from '../shared.schemas.js';
 import { isVolumeReachable } from './volumes.repository.js';
 import { VolumeActionBody, VolumeCreateBody, VolumeListQuery, VolumeOut, VolumePage } from './volumes.schemas.js';
@@ -14,7 +15,7 @@ export function volumesRoutes(app: App, ctx: AppContext): void {
   const volumeReach = objectParamReach(isVolumeReachable, ctx, 'volume');
 
   app.get('/volumes', {
-    config: { auth: 'any', scope: 'volume:read', reach: (r) => assertProjectFieldReachable(ctx, r, 'query', 'project_id') },
+    config: { auth: 'any', scope: 'volume:read', reach: projectFieldReach(isProjectReachable, ctx, 'query', 'project_id') },
     schema: { operationId: 'listVolumes', tags: ['volumes'], summary: 'Volumes the caller may see, newest first.', querystring: VolumeListQuery, response: { 200: VolumePage, ...errorResponses } },
   }, async (request) => {
     const q = request.query;
@@ -25,7 +26,7 @@ export function volumesRoutes(app: App, ctx: AppContext): void {
   });
 
   app.post('/volumes', {
-    config: { auth: 'any', scope: 'volume:create', reach: (r) => assertProjectFieldReachable(ctx, r, 'body', 'project_id') },
+    config: { auth: 'any', scope: 'volume:create', reach: projectFieldReach(isProjectReachable, ctx, 'body', 'project_id') },
     schema: { operationId: 'createVolume', tags: ['volumes'], summary: 'Create a volume; it is creating until the cloud reports it available.', body: VolumeCreateBody, response: { 201: Type.Ref('Volume'), ...errorResponses } },
   }, async (request, reply) => reply.code(201).send(await createVolume(ctx, principalOf(request), request.body)));
 

@@ -8,8 +8,9 @@ import { AppError, invalid, notFound } from '../../errors.js';
 import { queueTransition } from '../../transitions/queue.js';
 import { isPlausibleId } from '../shared.schemas.js';
 import { auditedTransaction } from '../audit/audit.service.js';
-import { type VolumeAction, volumeDuring } from '../../../shared/contract.js';
-import { isProjectReachable, lockProject, projectUsage } from '../projects/projects.repository.js';
+import { type VolumeAction, vmIsSettled, volumeDuring } from '../../../shared/contract.js';
+import { isProjectReachable, lockProject } from '../projects/projects.repository.js';
+import { assertWithinQuota } from '../projects/projects.quota.js';
 import { findVm } from '../vms/vms.repository.js';
 import { type VolumeFilters, type VolumeRow, findVolume, insertVolume, listVolumes, setVolumeStatus } from './volumes.repository.js';
 
@@ -30,12 +31,7 @@ export async function createVolume(ctx: AppContext, p: Principal, body: { projec
   await auditedTransaction(ctx, p, { action: 'volume.create', objectType: 'volume', objectId: id, subjectId: p.user.id, projectId: body.project_id }, async (trx) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
-    const usage = await projectUsage(trx, project.id);
-    const over = [
-      usage.volumes + 1 > project.quota_volumes && `volumes (${project.quota_volumes})`,
-      usage.volume_gb + body.storage > project.quota_volume_gb && `volume storage (${project.quota_volume_gb} GB)`,
-    ].filter(Boolean);
-    if (over.length) throw new AppError('quota_exceeded', `This volume would exceed the project's quota of ${over.join(', ')}.`);
+    await assertWithinQuota(trx, project, { volumes: 1, volume_gb: body.storage }, 'This volume');
     const now = nowIso();
     await insertVolume(trx, {
       openstack_id: id, name: body.name, project_id: project.id, owner_id: p.user.id, storage: body.storage, status: 'creating',
@@ -72,7 +68,7 @@ export async function changeVolume(ctx: AppContext, p: Principal, id: string, re
       if (!req.vm_openstack_id) throw invalid('vm_openstack_id', 'Name the VM to attach the volume to.');
       const vm = lockedVm;
       if (!vm || vm.project_id !== volume.project_id) throw notFound('No such VM in the volume\'s project.');
-      if (!['ACTIVE', 'SHUTOFF'].includes(vm.status) || vm.task_state !== null) {
+      if (!vmIsSettled(vm)) {
         throw new AppError('invalid_state', `Cannot attach a volume to a VM in status ${vm.status}${vm.task_state ? ` while it is ${vm.task_state}` : ''}.`);
       }
       params.vm = vm.openstack_id;
@@ -82,10 +78,7 @@ export async function changeVolume(ctx: AppContext, p: Principal, id: string, re
       if (req.size === undefined) throw invalid('size', 'Give the new size in GB.');
       if (req.size <= volume.storage) throw invalid('size', `The new size must be larger than the current ${volume.storage} GB.`);
       const project = await lockProject(trx, ctx.db.dialect, volume.project_id);
-      const usage = await projectUsage(trx, volume.project_id);
-      if (project && usage.volume_gb + (req.size - volume.storage) > project.quota_volume_gb) {
-        throw new AppError('quota_exceeded', `Extending would exceed the project's quota of volume storage (${project.quota_volume_gb} GB).`);
-      }
+      if (project) await assertWithinQuota(trx, project, { volume_gb: req.size - volume.storage }, 'Extending');
       params.size = req.size;
     }
     const during = volumeDuring(volume.status, action);

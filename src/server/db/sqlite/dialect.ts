@@ -13,7 +13,7 @@ import { CompiledQuery, type DatabaseConnection, type Driver, SqliteDialect, typ
  * deferred BEGIN and does not hold other processes' writers back.
  *
  * BEGIN IMMEDIATE goes through the same connection as any statement, so the read cache's count of
- * statements that begin and end transactions (withStatementCache in index.ts) sees it.
+ * statements that begin and end transactions (withStatementCache in statements.ts) sees it.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
   // Kysely passes the settings to every driver; SqliteDriver's own signature leaves them out.

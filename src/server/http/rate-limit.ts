@@ -1,12 +1,11 @@
 // Rate limits (spec §1): requests a minute per key and per session user, and failed
 // authentications a minute per client IP. Counted by rate-limiter-flexible, in memory, or in Redis
 // (REDIS_URL) so that every instance shares them.
-import type { FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../auth/principal.js';
 
 const WINDOW_S = 60;
 
@@ -113,11 +112,11 @@ export function createRateLimits(config: Config, onError?: (err: unknown) => voi
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /**
+     * The limits, for routes that check credentials themselves (login, leak reports): they call
+     * `attempt(request.ip)` before judging (see RateLimits.attempt). Through the instance, so that
+     * modules need not import the guard that imports them.
+     */
     rateLimits: RateLimits;
   }
-}
-
-/** Counts this request's attempt to authenticate before it is judged; see RateLimits.attempt. */
-export function countAuthAttempt(request: FastifyRequest): Promise<() => Promise<void>> {
-  return request.server.rateLimits.attempt(request.ip);
 }

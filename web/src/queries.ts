@@ -1,0 +1,359 @@
+// The server's state as the web app holds it, on @tanstack/react-query: every read is a query here
+// (its key, its call, when it polls), every write a mutation that refreshes the queries it affects.
+// Pages only combine them with useQuery and useMutation. One QueryClient (createQueryClient) serves
+// the whole app; main.tsx makes it.
+import { MutationCache, QueryCache, QueryClient, hashKey, queryOptions, useMutation, useMutationState, useQueryClient } from '@tanstack/react-query';
+import type { operations } from '../../src/client/schema';
+import { vmInTransition, volumeInTransition } from '../../src/shared/contract';
+import { type Me, type OidcInfo, type Page, type Vm, type Volume, ApiError, call, client, setCsrfToken } from './api';
+
+declare module '@tanstack/react-query' {
+  interface Register {
+    // Every query and mutation below calls the API through `call`, whose failures are ApiErrors.
+    defaultError: ApiError;
+  }
+}
+
+/** Rows per page of the VM, volume and audit lists. */
+export const PAGE_SIZE = 50;
+/** How often a list is read again while something in it changes state. */
+const POLL_MS = 1000;
+
+/** The JSON body an operation of the API takes, as the OpenAPI document types it. */
+type BodyOf<O extends keyof operations> = operations[O] extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
+export type VolumeActionBody = BodyOf<'volumeAction'>;
+
+export interface ProjectFilter {
+  project_id?: number;
+}
+/** The project filter of a page's address (`?project=`; '' for all projects). */
+export function projectFilter(projectId: string): ProjectFilter {
+  return projectId ? { project_id: Number(projectId) } : {};
+}
+
+export interface AuditFilter {
+  action?: string;
+}
+
+/**
+ * Query keys, by resource: a write invalidates its resource's prefix (`['vms']`), which reaches every
+ * page and filter of that list. A list's key ends with its page number, which placeholderData relies on.
+ */
+const keys = {
+  me: ['auth', 'me'] as const,
+  oidc: ['auth', 'oidc'] as const,
+  projects: ['projects'] as const,
+  vms: ['vms'] as const,
+  volumes: ['volumes'] as const,
+  apiKeys: ['keys'] as const,
+  audit: ['audit'] as const,
+};
+
+/** Writes to one VM (an action, or its deletion); rows read whether they are busy by this key. */
+export const VM_CHANGE = ['vms', 'change'] as const;
+/** Writes to one volume (attach, detach, extend, delete). */
+export const VOLUME_CHANGE = ['volumes', 'change'] as const;
+
+/**
+ * While another page of the same list loads, the page in hand stays on screen (and its pager with
+ * it); after a filter change it does not, as its rows would not match the filter shown.
+ */
+function keepPageOf(queryKey: readonly unknown[]) {
+  const list = hashKey(queryKey.slice(0, -1));
+  return <T>(previous: T | undefined, previousQuery: { queryKey: readonly unknown[] } | undefined): T | undefined =>
+    previousQuery && hashKey(previousQuery.queryKey.slice(0, -1)) === list ? previous : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------------------------
+
+/** The session: who is logged in, or null when nobody is (the login page). */
+export const meQuery = queryOptions({
+  queryKey: keys.me,
+  queryFn: async ({ signal }): Promise<Me | null> => {
+    try {
+      const me = await call(client.GET('/api/auth/me', { signal }));
+      if (me.csrf_token !== undefined) setCsrfToken(me.csrf_token);
+      return me;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return null;
+      throw e;
+    }
+  },
+  // The session changes only by logging in or out (or a 401), which set this query's data themselves.
+  staleTime: Infinity,
+});
+
+/** What the login page assumes when the portal cannot say: password login, no single sign-on. */
+export const NO_OIDC: OidcInfo = { enabled: false, name: null, login_url: null, local_login: true };
+
+/** Whether the portal offers single sign-on, and passwords. */
+export const oidcQuery = queryOptions({
+  queryKey: keys.oidc,
+  queryFn: async ({ signal }): Promise<OidcInfo> => {
+    try {
+      return await call(client.GET('/api/auth/oidc', { signal }));
+    } catch {
+      return NO_OIDC;
+    }
+  },
+});
+
+export const projectsQuery = queryOptions({
+  queryKey: [...keys.projects, 'list'] as const,
+  queryFn: ({ signal }) => call(client.GET('/api/projects', { signal })),
+});
+
+/** A project with its quota, usage and members. */
+export const projectQuery = (id: number) =>
+  queryOptions({
+    queryKey: [...keys.projects, 'detail', id] as const,
+    queryFn: ({ signal }) => call(client.GET('/api/projects/{id}', { params: { path: { id } }, signal })),
+  });
+
+export const imagesQuery = (id: number) =>
+  queryOptions({
+    queryKey: [...keys.projects, 'images', id] as const,
+    queryFn: ({ signal }) => call(client.GET('/api/projects/{id}/images', { params: { path: { id } }, signal })),
+  });
+
+export const flavorsQuery = (id: number) =>
+  queryOptions({
+    queryKey: [...keys.projects, 'flavors', id] as const,
+    queryFn: ({ signal }) => call(client.GET('/api/projects/{id}/flavors', { params: { path: { id } }, signal })),
+  });
+
+/** One page of the VM list; read again every second while a VM on it changes state. */
+export function vmPageQuery(filter: ProjectFilter, page: number) {
+  const queryKey = [...keys.vms, 'page', filter, page] as const;
+  return queryOptions({
+    queryKey,
+    queryFn: ({ signal }) => call(client.GET('/api/vms', { params: { query: { ...filter, page, page_size: PAGE_SIZE } }, signal })),
+    placeholderData: keepPageOf(queryKey),
+    refetchInterval: (query) => (query.state.data?.results.some(vmInTransition) ? POLL_MS : false),
+  });
+}
+
+/** Up to 500 VMs in one read: what volumes can be attached to, and the names of those they are. */
+export const vmChoicesQuery = (filter: ProjectFilter, poll: boolean) =>
+  queryOptions({
+    queryKey: [...keys.vms, 'choices', filter] as const,
+    queryFn: ({ signal }) => call(client.GET('/api/vms', { params: { query: { ...filter, page_size: 500 } }, signal })),
+    refetchInterval: poll ? POLL_MS : false,
+  });
+
+/** One page of the volume list; read again every second while a volume on it changes state. */
+export function volumePageQuery(filter: ProjectFilter, page: number) {
+  const queryKey = [...keys.volumes, 'page', filter, page] as const;
+  return queryOptions({
+    queryKey,
+    queryFn: ({ signal }) => call(client.GET('/api/volumes', { params: { query: { ...filter, page, page_size: PAGE_SIZE } }, signal })),
+    placeholderData: keepPageOf(queryKey),
+    refetchInterval: (query) => (query.state.data?.results.some(volumeInTransition) ? POLL_MS : false),
+  });
+}
+
+export const apiKeysQuery = queryOptions({
+  queryKey: [...keys.apiKeys, 'list'] as const,
+  queryFn: ({ signal }) => call(client.GET('/api/keys', { signal })),
+});
+
+/** One page of the audit log: a superuser's is everyone's, anyone else's their own. */
+export function auditPageQuery(filter: AuditFilter, page: number) {
+  const queryKey = [...keys.audit, 'page', filter, page] as const;
+  return queryOptions({
+    queryKey,
+    queryFn: ({ signal }) => call(client.GET('/api/audit', { params: { query: { ...filter, page, page_size: PAGE_SIZE } }, signal })),
+    placeholderData: keepPageOf(queryKey),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes. Each refreshes what it affects; its onSuccess returns that refresh, so the mutation ends
+// (a dialog closes, a button is enabled again) once the page shows the write's effect.
+// ---------------------------------------------------------------------------------------------
+
+/** Logs in with a password; its result becomes the session (meQuery). */
+export function useLogin() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationKey: ['auth', 'login'],
+    // Its variables hold the password: gone from the cache as soon as the login form is.
+    gcTime: 0,
+    mutationFn: async (body: BodyOf<'login'>): Promise<Me | null> => {
+      const answer = await call(client.POST('/api/auth/login', { body }));
+      setCsrfToken(answer.csrf_token);
+      // Another user may have used this tab before: nothing of theirs stays in the cache.
+      queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== keys.me[0] });
+      // The login answer has the user and token; /me adds what the pages need (the beta gate).
+      return queryClient.fetchQuery({ ...meQuery, staleTime: 0 });
+    },
+  });
+}
+
+/** Ends the session; the result is the provider's end-session URL (single sign-on), or null. */
+export function useLogout() {
+  return useMutation({
+    mutationKey: ['auth', 'logout'],
+    mutationFn: async (): Promise<string | null> => {
+      // A single sign-on session ends at the provider too; its URL must be asked for while the session lives.
+      const endSession = await call(client.GET('/api/auth/oidc/end-session')).then(
+        (answer) => answer.url,
+        () => null,
+      );
+      try {
+        await call(client.POST('/api/auth/logout'));
+      } catch (e) {
+        // A session that has ended already is logged out all the same.
+        if (!(e instanceof ApiError && e.status === 401)) throw e;
+      }
+      setCsrfToken(null);
+      return endSession;
+    },
+  });
+}
+
+export function useCreateVm() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: BodyOf<'createVm'>) => call(client.POST('/api/vms', { body })),
+    // The VM is in its project's lists now, and counts against its quota.
+    onSuccess: () => Promise.all([queryClient.invalidateQueries({ queryKey: keys.vms }), queryClient.invalidateQueries({ queryKey: keys.projects })]),
+  });
+}
+
+/** Replaces the rows of `item` in every cached page under `queryKey` by the answer in hand. */
+async function showAnswer<T extends { openstack_id: string }>(queryClient: QueryClient, queryKey: readonly unknown[], item: T): Promise<void> {
+  // A read already on its way is older than this answer: it must not overwrite it.
+  await queryClient.cancelQueries({ queryKey });
+  queryClient.setQueriesData<Page<T>>({ queryKey }, (page) =>
+    page ? { ...page, results: page.results.map((x) => (x.openstack_id === item.openstack_id ? item : x)) } : page,
+  );
+}
+
+/** The VM as the answer shows it at once; then every VM list is read again (and polls while it changes). */
+async function vmChanged(queryClient: QueryClient, vm: Vm, quota: boolean): Promise<void> {
+  await showAnswer(queryClient, keys.vms, vm);
+  await Promise.all([
+    queryClient.invalidateQueries({ queryKey: keys.vms }),
+    quota ? queryClient.invalidateQueries({ queryKey: keys.projects }) : null,
+  ]);
+}
+
+export function useVmAction() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationKey: VM_CHANGE,
+    mutationFn: ({ id, ...body }: { id: string } & BodyOf<'vmAction'>) =>
+      call(client.POST('/api/vms/{openstack_id}/action', { params: { path: { openstack_id: id } }, body })),
+    onSuccess: (vm) => vmChanged(queryClient, vm, false),
+  });
+}
+
+export function useVmDelete() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationKey: VM_CHANGE,
+    mutationFn: ({ id }: { id: string }) => call(client.DELETE('/api/vms/{openstack_id}', { params: { path: { openstack_id: id } } })),
+    // A deleted VM frees its quota.
+    onSuccess: (vm) => vmChanged(queryClient, vm, true),
+  });
+}
+
+/** The volume as the answer shows it; then the volume lists and the quotas (sizes change) are read again. */
+async function volumeChanged(queryClient: QueryClient, volume: Volume | null): Promise<void> {
+  if (volume) await showAnswer(queryClient, keys.volumes, volume);
+  await Promise.all([queryClient.invalidateQueries({ queryKey: keys.volumes }), queryClient.invalidateQueries({ queryKey: keys.projects })]);
+}
+
+export function useCreateVolume() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: BodyOf<'createVolume'>) => call(client.POST('/api/volumes', { body })),
+    onSuccess: () => volumeChanged(queryClient, null),
+  });
+}
+
+export function useVolumeAction() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationKey: VOLUME_CHANGE,
+    mutationFn: ({ id, ...body }: { id: string } & VolumeActionBody) =>
+      call(client.POST('/api/volumes/{openstack_id}/action', { params: { path: { openstack_id: id } }, body })),
+    onSuccess: (volume) => volumeChanged(queryClient, volume),
+  });
+}
+
+export function useVolumeDelete() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationKey: VOLUME_CHANGE,
+    mutationFn: ({ id }: { id: string }) => call(client.DELETE('/api/volumes/{openstack_id}', { params: { path: { openstack_id: id } } })),
+    onSuccess: (volume) => volumeChanged(queryClient, volume),
+  });
+}
+
+/** Key writes change the key list, and write audit events the profile shows beside it. */
+function keysChanged(queryClient: QueryClient): Promise<unknown> {
+  return Promise.all([queryClient.invalidateQueries({ queryKey: keys.apiKeys }), queryClient.invalidateQueries({ queryKey: keys.audit })]);
+}
+
+export function useCreateKey() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    // Its answer holds the secret, shown once: gone from the cache as soon as the form is.
+    gcTime: 0,
+    mutationFn: (body: BodyOf<'createKey'>) => call(client.POST('/api/keys', { body })),
+    onSuccess: () => keysChanged(queryClient),
+  });
+}
+
+export function useRotateKey() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    // Its answer holds the new secret, shown once: gone from the cache as soon as the dialog is.
+    gcTime: 0,
+    mutationFn: ({ id, ...body }: { id: number } & BodyOf<'rotateKey'>) => call(client.POST('/api/keys/{id}/rotate', { params: { path: { id } }, body })),
+    onSuccess: () => keysChanged(queryClient),
+  });
+}
+
+export function useDeleteKey() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id }: { id: number }) => call(client.DELETE('/api/keys/{id}', { params: { path: { id } } })),
+    onSuccess: () => keysChanged(queryClient),
+  });
+}
+
+/** The rows (by id) that a write under `mutationKey` is running on, to disable their buttons meanwhile. */
+export function useBusyIds(mutationKey: readonly unknown[]): ReadonlySet<string> {
+  const ids = useMutationState({ filters: { mutationKey, status: 'pending' }, select: (m) => (m.state.variables as { id: string }).id });
+  return new Set(ids);
+}
+
+/**
+ * The one QueryClient of the app. No retries: a refusal is shown at once, with its detail, as
+ * before. `networkMode: 'always'`: the portal may be on this machine or an intranet that the
+ * browser's online flag knows nothing of, and a failed call says the portal cannot be reached.
+ */
+export function createQueryClient(): QueryClient {
+  // A call answered 401 while logged in means the session ended (expired, or logged out elsewhere):
+  // the app shows the login page, which brings the user back to this page.
+  const sessionEnded = (error: ApiError) => {
+    if (error instanceof ApiError && error.status === 401 && queryClient.getQueryData(meQuery.queryKey)) {
+      setCsrfToken(null);
+      queryClient.setQueryData(meQuery.queryKey, null);
+    }
+  };
+  const queryClient: QueryClient = new QueryClient({
+    queryCache: new QueryCache({ onError: sessionEnded }),
+    mutationCache: new MutationCache({ onError: sessionEnded }),
+    defaultOptions: {
+      queries: { retry: false, networkMode: 'always' },
+      mutations: { networkMode: 'always' },
+    },
+  });
+  return queryClient;
+}
