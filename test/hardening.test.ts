@@ -29,6 +29,19 @@ describe('hardening', () => {
     expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
   });
 
+  it('sends helmet\'s full set on every answer, the router\'s own errors included, and no HSTS', async () => {
+    const { securityHeaders } = await import('../src/server/http/security-headers.js');
+    const expected = securityHeaders({ frameguard: { action: 'deny' } });
+    for (const url of ['/healthz', '/api/vms/', `/api/vms/${'x'.repeat(300)}/`, '/', '/portal/api/docs/']) {
+      const res = await t.http.get(url);
+      for (const name of ['cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster', 'x-dns-prefetch-control', 'x-permitted-cross-domain-policies', 'x-xss-protection']) {
+        expect([url, name, res.headers[name]]).toEqual([url, name, expected[name]]);
+      }
+      expect(res.headers['content-security-policy'], url).toContain("object-src 'none'");
+      expect(res.headers['strict-transport-security'], url).toBeUndefined();
+    }
+  });
+
   it('makes the session cookie HttpOnly and SameSite=Lax, and Secure only behind HTTPS', async () => {
     const user = await t.factory.user();
     const plain = await t.http.post('/api/auth/login', { body: { username: user.username, password: 'correct horse battery staple' } });

@@ -12,12 +12,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import { sql } from 'kysely';
 import type { DestinationStream } from 'pino';
-import helmet from '@fastify/helmet';
 import { maskKeys } from '../shared/key-mask.js';
 import './auth/route-auth.js';
 import type { App, AppContext } from './context.js';
 import { AppError, ErrorBody, sendError } from './errors.js';
 import { requestGuard } from './http/guard.js';
+import { securityHeaders } from './http/security-headers.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { keysRoutes } from './modules/keys/keys.routes.js';
 import { projectsRoutes } from './modules/projects/projects.routes.js';
@@ -73,6 +73,15 @@ export const REDACT = [
 ];
 
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<App> {
+  // Security headers on every answer, also the router's own errors (helmet's defaults, with these
+  // choices): the CSP above; no framing at all; the referrer only to the portal itself. HSTS is left
+  // to the TLS-terminating proxy, which knows whether the site is served over HTTPS.
+  const headers = securityHeaders({
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'same-origin' },
+    strictTransportSecurity: false,
+  });
   const app = Fastify({
     logger: {
       level: ctx.config.logLevel,
@@ -102,6 +111,9 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       maxParamLength: 200,
     },
     frameworkErrors: (error, request, reply) => {
+      // The router answers these before any hook of ours runs.
+      reply.headers(headers);
+      reply.header('x-request-id', request.id);
       sendError(request, reply, error);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -113,15 +125,6 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   await app.register(formbody, { bodyLimit: 256 * 1024 });
   await app.register(cookie);
-  // Security headers on every answer (helmet's defaults, with these choices): the CSP above; no
-  // framing at all; the referrer only to the portal itself. HSTS is left to the TLS-terminating
-  // proxy, which knows whether the site is served over HTTPS.
-  await app.register(helmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'same-origin' },
-    strictTransportSecurity: false,
-  });
 
   await app.register(swagger, {
     openapi: {
@@ -178,8 +181,10 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     done();
   });
 
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    reply.headers(headers);
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
