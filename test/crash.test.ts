@@ -388,7 +388,9 @@ describe('SIGKILL in the middle of a burst of VM and volume operations', () => {
       // The simulated cloud fails nothing: a crash must not turn work into failures.
       expect(fresh.filter((h) => h.outcome !== 'success')).toEqual([]);
       const counts = expectHistoryMatches(outcomes, fresh, after.vms, after.volumes);
-      expect(counts.accepted, `round ${round}: too little was accepted to prove anything`).toBeGreaterThanOrEqual(3);
+      // Work accepted before the kill whose answer the kill swallowed is proven the same way (it
+      // finished exactly once): how much of it was answered in time depends on the machine's load.
+      expect(counts.accepted + counts.lateAccepted, `round ${round}: too little was accepted to prove anything`).toBeGreaterThanOrEqual(3);
       if (KILL_AFTER[round] === 1) expect(counts.unanswered).toBe(0);
       // With every answer in, the history holds exactly one row per accepted request.
       expect(fresh.length).toBe(counts.accepted + counts.lateAccepted);
