@@ -183,6 +183,13 @@ describe('simplevm client commands', { timeout: 60_000 }, () => {
     const page = json(await cli(['vm', 'list', '--json', '--text', 'web-1']));
     expect(page).toMatchObject({ count: 1, next: null, previous: null });
     expect(page.results.map((v: { name: string }) => v.name)).toEqual(['web-1']);
+    // SimpleVM's filters (spec §8): by owner, by id, and --text over ids too.
+    const idsOf = (p: { results: { openstack_id: string }[] }) => p.results.map((v) => v.openstack_id).sort();
+    expect(idsOf(json(await cli(['vm', 'list', '--json', '--owner', alice.username])))).toEqual([vm1, vm2].sort());
+    expect(json(await cli(['vm', 'list', '--json', '--owner', bob.username]))).toMatchObject({ count: 0 });
+    expect(idsOf(json(await cli(['vm', 'list', '--json', '--id', vm2])))).toEqual([vm2]);
+    expect(idsOf(json(await cli(['vm', 'list', '--json', '--text', vm1.slice(-12).toUpperCase()])))).toEqual([vm1]);
+    expect(rows((await cli(['vm', 'list', '--id', vm1, '--owner', alice.username])).stdout).map((r) => r[0])).toEqual([vm1]);
     expect(json(await cli(['vm', 'list', '--project', String(other.id), '--json']))).toEqual({ count: 0, next: null, previous: null, results: [] });
     expect((await cli(['vm', 'list', '--project', other.name])).stdout).toBe('No VMs.\n');
 
@@ -251,6 +258,23 @@ describe('simplevm client commands', { timeout: 60_000 }, () => {
     expect(queued).toMatchObject({ name: 'nightly-2', status: 'queued', description: 'before the upgrade', vm_openstack_id: vm1, project_id: lab.id });
     // The active snapshot is an image of its project now.
     expect(json(await cli(['project', 'images', lab.name, '--json']))).toContainEqual(expect.objectContaining({ name: 'nightly-1' }));
+  });
+
+  it('snapshot delete: gone from its project at once; the JSON names what was deleted; vm:delete needed', async () => {
+    const made = json(await cli(['snapshot', 'create', vm1, 'doomed-1', '--wait', '--json']));
+    expect(made.status).toBe('active');
+    const r = await cli(['snapshot', 'delete', made.openstack_id]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Snapshot ${made.openstack_id} deleted\n`);
+    expect(json(await cli(['project', 'images', lab.name, '--json']))).not.toContainEqual(expect.objectContaining({ name: 'doomed-1' }));
+    const again = await cli(['snapshot', 'delete', made.openstack_id]);
+    expect(again.code).toBe(EXIT.notFound);
+    expect(again.stderr).toMatch(/^simplevm: No such snapshot\. \[not_found, HTTP 404\]\n$/);
+    const second = json(await cli(['snapshot', 'create', vm1, 'doomed-2', '--wait', '--json']));
+    const refused = await cli(['snapshot', 'delete', second.openstack_id], { env: { SIMPLEVM_API_KEY: readOnlyKey } });
+    expect(refused.code).toBe(EXIT.auth);
+    expect(refused.stderr).toContain('vm:delete');
+    expect(json(await cli(['snapshot', 'delete', second.openstack_id, '--json']))).toEqual({ openstack_id: second.openstack_id, deleted: true });
   });
 
   it('volume create, list, show, attach, extend, detach and delete, with and without --wait', async () => {

@@ -80,7 +80,14 @@ const ROUTES: RouteSpec[] = [
   { method: 'GET', path: '/projects/{pid}/flavors', fields: [] },
   { method: 'GET', path: '/projects/{pid}/images', fields: [] },
   { method: 'GET', path: '/projects/{pid}/snapshots', fields: [] },
-  { method: 'GET', path: '/vms', fields: [], query: () => ({ page: 1, page_size: 5, project_id: real.projectId, status: 'ACTIVE', text: 'vm' }) },
+  // SimpleVM's names (spec §8).
+  { method: 'GET', path: '/projects/by-api-key', fields: [] },
+  { method: 'GET', path: '/projects/{pid}/snapshots/images', fields: [] },
+  { method: 'GET', path: '/projects/{pid}/keys', fields: [] },
+  { method: 'GET', path: '/vms', fields: [], query: () => ({ page: 1, page_size: 5, project_id: real.projectId, status: 'ACTIVE', text: 'vm', owner: 'admin', openstack_id: real.vm }) },
+  { method: 'GET', path: '/vms/by-api-key', fields: [], query: () => ({ page: 1, page_size: 5, project_id: real.projectId, owner: 'admin', text: real.vm.slice(0, 8) }) },
+  { method: 'GET', path: '/volumes/by-api-key', fields: [], query: () => ({ page: 1, page_size: 5, project_id: real.projectId, status: 'available' }) },
+  { method: 'DELETE', path: '/snapshots/{id}', fields: [] },
   {
     method: 'POST', path: '/vms', fields: ['project_id', 'image_name', 'flavor_name', 'vm_name'],
     valid: () => ({ project_id: real.projectId, image_name: 'Ubuntu-22.04', flavor_name: 'de.NBI tiny', vm_name: 'fuzz' }),
@@ -92,8 +99,8 @@ const ROUTES: RouteSpec[] = [
   { method: 'POST', path: '/volumes', fields: ['project_id', 'name', 'storage'], valid: () => ({ project_id: real.projectId, name: 'fuzz', storage: 1 }) },
   { method: 'GET', path: '/volumes/{id}', fields: [] },
   {
-    method: 'POST', path: '/volumes/{id}/action', fields: ['os_action', 'vm_openstack_id', 'size'],
-    valid: () => ({ os_action: 'attach', vm_openstack_id: real.vm, size: 2 }),
+    method: 'POST', path: '/volumes/{id}/action', fields: ['os_action', 'vm_openstack_id', 'vm_uuid', 'size'],
+    valid: () => ({ os_action: 'attach', vm_openstack_id: real.vm, vm_uuid: real.vm, size: 2 }),
   },
   { method: 'DELETE', path: '/volumes/{id}', fields: [] },
   {
@@ -102,7 +109,7 @@ const ROUTES: RouteSpec[] = [
   },
 ];
 
-const QUERY_NAMES = ['page', 'page_size', 'project_id', 'status', 'text', 'action', 'page[]', 'a[b][c]', '__proto__', 'constructor', ''];
+const QUERY_NAMES = ['page', 'page_size', 'project_id', 'status', 'text', 'owner', 'openstack_id', 'action', 'page[]', 'a[b][c]', '__proto__', 'constructor', ''];
 const ODD_METHODS = ['PUT', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND', 'SEARCH', 'COPY', 'LOCK', 'MKCOL', 'PURGE'] as const;
 const HUGE = 'A'.repeat(100 * 1024);
 /** Characters that some databases refuse or that terminals interpret. */

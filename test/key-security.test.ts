@@ -7,16 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../src/shared/contract.js';
 import { ALL_SCOPES, type As, type TestPortal, type TestUser, buildTestApp, unique } from './helpers.js';
 
-/** The objects a route is called on: a project, and a VM and a volume that its member `owner` made. */
+/** The objects a route is called on: a project, and a VM, a volume and a snapshot that its member `owner` made. */
 interface World {
   project: number;
   vm: string;
   volume: string;
+  snapshot: string;
 }
 
 /**
  * What the route works on, which decides what "out of reach" means for it:
- * - `vm` / `volume`: one object named in the path or body → 404 when out of reach;
+ * - `vm` / `volume` / `snapshot`: one object named in the path or body → 404 when out of reach;
  * - `project`: a project named in the path or body → 404 when the project is out of reach
  *   (projects are not owned, so an own-objects key still reaches its user's projects);
  * - `vm-list` / `volume-list`: a page filtered to the project → 404 when the project is out of reach,
@@ -24,7 +25,7 @@ interface World {
  * - `project-list`: the project is listed exactly when it is in reach;
  * - `caller`: about the caller only (no reach to test).
  */
-type On = 'vm' | 'volume' | 'project' | 'vm-list' | 'volume-list' | 'project-list' | 'caller';
+type On = 'vm' | 'volume' | 'snapshot' | 'project' | 'vm-list' | 'volume-list' | 'project-list' | 'caller';
 
 interface Row {
   method: 'GET' | 'POST' | 'DELETE';
@@ -34,18 +35,21 @@ interface Row {
   body?: (w: World) => Record<string, unknown>;
   on: On;
   /** The status of success. */
-  ok: 200 | 201 | 202;
+  ok: 200 | 201 | 202 | 204;
 }
 
 const ROUTES: Row[] = [
   { method: 'GET', path: () => '/api/auth/me', scope: null, on: 'caller', ok: 200 },
   { method: 'GET', path: () => '/api/audit/', scope: null, on: 'caller', ok: 200 },
   { method: 'GET', path: () => '/api/projects/', scope: 'project:read', on: 'project-list', ok: 200 },
+  { method: 'GET', path: () => '/api/projects/by-api-key/', scope: 'project:read', on: 'project-list', ok: 200 },
   { method: 'GET', path: (w) => `/api/projects/${w.project}/`, scope: 'project:read', on: 'project', ok: 200 },
   { method: 'GET', path: (w) => `/api/projects/${w.project}/flavors/`, scope: 'project:read', on: 'project', ok: 200 },
   { method: 'GET', path: (w) => `/api/projects/${w.project}/images/`, scope: 'project:read', on: 'project', ok: 200 },
   { method: 'GET', path: (w) => `/api/projects/${w.project}/snapshots/`, scope: 'project:read', on: 'project', ok: 200 },
+  { method: 'GET', path: (w) => `/api/projects/${w.project}/snapshots/images/`, scope: 'project:read', on: 'project', ok: 200 },
   { method: 'GET', path: (w) => `/api/vms/?project_id=${w.project}`, scope: 'vm:read', on: 'vm-list', ok: 200 },
+  { method: 'GET', path: (w) => `/api/vms/by-api-key/?project_id=${w.project}`, scope: 'vm:read', on: 'vm-list', ok: 200 },
   {
     method: 'POST', path: () => '/api/vms/', scope: 'vm:create', on: 'project', ok: 201,
     body: (w) => ({ project_id: w.project, image_name: 'Ubuntu-22.04', flavor_name: 'de.NBI tiny', vm_name: unique('vm') }),
@@ -58,27 +62,29 @@ const ROUTES: Row[] = [
     body: (w) => ({ snapshot_instance: w.vm, snapshot_name: unique('snap') }),
   },
   { method: 'GET', path: (w) => `/api/volumes/?project_id=${w.project}`, scope: 'volume:read', on: 'volume-list', ok: 200 },
+  { method: 'GET', path: (w) => `/api/volumes/by-api-key/?project_id=${w.project}`, scope: 'volume:read', on: 'volume-list', ok: 200 },
   { method: 'POST', path: () => '/api/volumes/', scope: 'volume:create', on: 'project', ok: 201, body: (w) => ({ project_id: w.project, name: unique('vol'), storage: 1 }) },
   { method: 'GET', path: (w) => `/api/volumes/${w.volume}/`, scope: 'volume:read', on: 'volume', ok: 200 },
   { method: 'POST', path: (w) => `/api/volumes/${w.volume}/action/`, scope: 'volume:change_state', on: 'volume', ok: 202, body: () => ({ os_action: 'extend', size: 2 }) },
   { method: 'DELETE', path: (w) => `/api/volumes/${w.volume}/`, scope: 'volume:delete', on: 'volume', ok: 202 },
+  { method: 'DELETE', path: (w) => `/api/snapshots/${w.snapshot}/`, scope: 'vm:delete', on: 'snapshot', ok: 204 },
 ];
 
 /** Routes that no API key may use: public, or for a web session only (tested in keys.test.ts). */
 const NOT_FOR_KEYS = [
   'POST /api/auth/login', 'POST /api/auth/logout',
   'GET /api/auth/oidc', 'GET /api/auth/oidc/login', 'GET /api/auth/oidc/callback', 'GET /api/auth/oidc/end-session',
-  'GET /api/keys', 'POST /api/keys', 'DELETE /api/keys/{id}', 'POST /api/keys/{id}/rotate', 'POST /api/keys/revoke',
+  'GET /api/keys', 'POST /api/keys', 'DELETE /api/keys/{id}', 'POST /api/keys/{id}/rotate', 'POST /api/keys/revoke', 'GET /api/projects/{id}/keys',
 ];
 
 /** A row's route as the OpenAPI document names it: `GET /api/vms/{openstack_id}`. */
 function template(r: Row): string {
-  const w = { project: '{id}', vm: '{openstack_id}', volume: '{openstack_id}' } as unknown as World;
+  const w = { project: '{id}', vm: '{openstack_id}', volume: '{openstack_id}', snapshot: '{openstack_id}' } as unknown as World;
   return `${r.method} ${r.path(w).split('?')[0].replace(/\/$/, '')}`;
 }
 
 const label = (r: Row) => {
-  const w = { project: '{id}', vm: '{vm}', volume: '{volume}' } as unknown as World;
+  const w = { project: '{id}', vm: '{vm}', volume: '{volume}', snapshot: '{snapshot}' } as unknown as World;
   return `${r.method} ${r.path(w)}`;
 };
 
@@ -91,11 +97,15 @@ afterAll(() => t.close());
 // Many worlds share a project: its quota must not be what answers.
 const ROOMY = { vms: 10_000, cores: 100_000, ram_gb: 1_000_000, volumes: 10_000, volume_gb: 1_000_000 };
 
-/** A project whose member `owner` made a VM (ACTIVE) and a volume (available) in it. */
+/** A project whose member `owner` made a VM (ACTIVE), a volume (available) and a snapshot of the VM (active) in it. */
 async function world(owner: TestUser, project?: { id: number }, admins: TestUser[] = []): Promise<World> {
   const p = project ?? (await t.factory.project({ members: [owner], admins, quota: ROOMY }));
   const [vm, volume] = await Promise.all([t.factory.vm(owner, p.id), t.factory.volume(owner, p.id)]);
-  return { project: p.id, vm: vm.openstack_id, volume: volume.openstack_id };
+  const snap = await t.http.post('/api/snapshots/', { as: owner.session, body: { snapshot_instance: vm.openstack_id, snapshot_name: unique('snap') } });
+  if (snap.statusCode !== 202) throw new Error(`snapshot failed: ${snap.statusCode} ${snap.body}`);
+  await t.factory.waitFor(owner, `/api/projects/${p.id}/snapshots/`, (list: { openstack_id: string; status: string }[]) =>
+    list.some((s) => s.openstack_id === snap.data.openstack_id && s.status === 'active'));
+  return { project: p.id, vm: vm.openstack_id, volume: volume.openstack_id, snapshot: snap.data.openstack_id };
 }
 
 function call(row: Row, w: World, as: As, prefix = '/api') {
@@ -188,7 +198,7 @@ describe('every key-usable route', () => {
         }
         // The scope is judged before reach: an object out of reach answers 403 too, not 404.
         const { key } = await t.factory.key(owner, { scopes: ALL_SCOPES.filter((s) => s !== row.scope) });
-        const res = await call(row, { project: 2_000_000_000, vm: 'no-such-vm', volume: 'no-such-volume' }, { key });
+        const res = await call(row, { project: 2_000_000_000, vm: 'no-such-vm', volume: 'no-such-volume', snapshot: 'no-such-snapshot' }, { key });
         expect(res.data.code).toBe('insufficient_scope');
         // And with the scope alone, the route is open to the key (on a fresh world: it may change state).
         const only = await t.factory.key(owner, { scopes: [row.scope] });
@@ -220,6 +230,8 @@ describe('every key-usable route', () => {
         expect(vm.data).toMatchObject({ status: 'ACTIVE', task_state: null });
         const volume = await t.http.get(`/api/volumes/${shared.volume}/`, { as: owner.session });
         expect(volume.data).toMatchObject({ status: 'available', storage: 1 });
+        const snapshots = await t.http.get(`/api/projects/${shared.project}/snapshots/`, { as: owner.session });
+        expect(ids(snapshots.data)).toContain(shared.snapshot);
 
         const fresh = await world(owner, { id: shared.project });
         const all = await t.factory.key(admin, { own_objects_only: false });
@@ -277,7 +289,7 @@ describe('every key-usable route', () => {
       key = (await t.factory.key(superuser)).key;
     });
 
-    for (const row of ROUTES.filter((r) => r.on === 'vm' || r.on === 'volume' || r.on === 'vm-list' || r.on === 'volume-list')) {
+    for (const row of ROUTES.filter((r) => r.on === 'vm' || r.on === 'volume' || r.on === 'snapshot' || r.on === 'vm-list' || r.on === 'volume-list')) {
       it(`${label(row)} answers 404 (or leaves them out of a list)`, async () => {
         // Unfiltered lists leave the objects out; project-filtered ones and objects are 404.
         await expectOutOfReach(row, w, { key }, 'project');

@@ -221,5 +221,36 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
         list.some((s) => s.openstack_id === snap.data.openstack_id && s.status === 'active'));
       expect((await t.http.get(`/api/vms/${vm.openstack_id}/`, { as })).data).toMatchObject({ status: 'SHUTOFF', task_state: null });
     });
+
+    it('deletes a snapshot: 204, gone from its project at once, its image from the cloud; the VM made from it runs on', async () => {
+      const { user, projectId } = await member();
+      const as = user.session;
+      const vm = await t.factory.vm(user, projectId);
+      const name = unique('snap');
+      const snap = await t.http.post('/api/snapshots/', { as, body: { snapshot_instance: vm.openstack_id, snapshot_name: name } });
+      expect(snap.statusCode).toBe(202);
+      const id = snap.data.openstack_id as string;
+      await t.factory.waitFor(user, `/api/projects/${projectId}/snapshots/`, (list: { openstack_id: string; status: string }[]) =>
+        list.some((s) => s.openstack_id === id && s.status === 'active'));
+      const restored = await t.http.post('/api/vms/', { as, body: { project_id: projectId, image_name: name, flavor_name: 'de.NBI tiny', vm_name: 'restored' } });
+      expect(restored.statusCode).toBe(201);
+      const restoredUrl = `/api/vms/${restored.data.openstack_id}/`;
+      await t.factory.waitFor(user, restoredUrl, (d) => d.status === 'ACTIVE');
+
+      const del = await t.http.delete(`/api/snapshots/${id}/`, { as });
+      expect(del.statusCode, del.body).toBe(204);
+      expect((await t.http.get(`/api/projects/${projectId}/images/`, { as })).data.map((i: { name: string }) => i.name)).not.toContain(name);
+      expect((await t.http.get(`/api/projects/${projectId}/snapshots/`, { as })).data.map((s: { openstack_id: string }) => s.openstack_id)).not.toContain(id);
+
+      const until = Date.now() + 10_000;
+      while (await t.ctx.db.kysely.selectFrom('snapshots').select('status').where('openstack_id', '=', id).executeTakeFirst()) {
+        if (Date.now() > until) throw new Error('the snapshot was not deleted');
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      expect(await t.ctx.cloud.getSnapshotImage(id)).toBeNull();
+      if (cloud.fake) expect([...cloud.fake.images.values()].filter((i) => i.properties.simplevm_id === id)).toEqual([]);
+      expect((await t.http.get(restoredUrl, { as })).data).toMatchObject({ status: 'ACTIVE', task_state: null, image_name: name });
+      if (cloud.fake) expect(cloud.fake.serverTagged(restored.data.openstack_id)[0]).toMatchObject({ vmState: 'active' });
+    });
   });
 });

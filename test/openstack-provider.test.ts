@@ -138,6 +138,29 @@ describe('what the cloud is asked', () => {
     await p.createServer({ id: elsewhere, name: 'elsewhere', imageName: 'golden', flavorName: 'de.NBI tiny', metadata: { ...META, simplevm_project_id: '8' } });
     expect(fake.serverTagged(elsewhere)[0].imageId).not.toBe(image.id);
   });
+
+  it('deletes a snapshot\'s Glance image; the server booted from it runs on, and the image never comes back', async () => {
+    const p = provider();
+    const vm = await activeServer(p);
+    const snap = portalId();
+    await p.createSnapshot(vm, { id: snap, name: 'short-lived' });
+    await until('snapshot', async () => (await p.getSnapshotImage(snap))?.status === 'active');
+    const image = [...fake.images.values()].find((i) => i.properties.simplevm_id === snap)!;
+    const booted = portalId();
+    await p.createServer({ id: booted, name: 'from-snapshot', imageName: 'short-lived', flavorName: 'de.NBI tiny', metadata: META });
+    await serverIs(p, booted, (s) => s.status === 'ACTIVE');
+    expect(fake.serverTagged(booted)[0].imageId).toBe(image.id);
+
+    await p.deleteSnapshotImage(snap);
+    expect(fake.images.has(image.id)).toBe(false);
+    expect(fake.log.filter((r) => r.service === 'image' && r.method === 'DELETE')).toContainEqual(expect.objectContaining({ path: `/v2/images/${image.id}`, status: 204 }));
+    expect(await p.getSnapshotImage(snap)).toBeNull();
+    expect(await p.getServer(booted)).toMatchObject({ status: 'ACTIVE', taskState: null });
+    // A create of the same portal id, repeated after the delete, does not make the image again.
+    await p.createSnapshot(vm, { id: snap, name: 'short-lived' });
+    expect(await p.getSnapshotImage(snap)).toBeNull();
+    expect([...fake.images.values()].filter((i) => i.properties.simplevm_id === snap)).toEqual([]);
+  });
 });
 
 describe('every request is safe to repeat', () => {
@@ -195,6 +218,42 @@ describe('every request is safe to repeat', () => {
     await p.deleteVolume(id);
     await until('volume gone', async () => (await p.getVolume(id)) === null);
     await p.deleteVolume(id);
+  });
+
+  it('snapshot delete: asked again, for an image already gone, or for one never made, it throws nothing', async () => {
+    const p = provider();
+    const vm = await activeServer(p);
+    const snap = portalId();
+    await p.createSnapshot(vm, { id: snap, name: 'twice-deleted' });
+    await until('snapshot', async () => (await p.getSnapshotImage(snap))?.status === 'active');
+    await p.deleteSnapshotImage(snap);
+    await p.deleteSnapshotImage(snap);
+    expect(await p.getSnapshotImage(snap)).toBeNull();
+    // Deleted behind the portal's back: Glance's 404 means done.
+    const gone = portalId();
+    await p.createSnapshot(vm, { id: gone, name: 'vanishing' });
+    await until('snapshot', async () => (await p.getSnapshotImage(gone))?.status === 'active');
+    fake.images.delete([...fake.images.values()].find((i) => i.properties.simplevm_id === gone)!.id);
+    await p.deleteSnapshotImage(gone);
+    expect(await p.getSnapshotImage(gone)).toBeNull();
+    // Never made (the create was refused, or never reached the cloud): nothing to ask Glance.
+    const deletes = fake.log.filter((r) => r.service === 'image' && r.method === 'DELETE').length;
+    await p.deleteSnapshotImage(portalId());
+    expect(fake.log.filter((r) => r.service === 'image' && r.method === 'DELETE')).toHaveLength(deletes);
+  });
+
+  it('snapshot delete: a Glance that keeps failing makes it throw (the worker retries); the next try deletes', async () => {
+    const p = provider();
+    const vm = await activeServer(p);
+    const snap = portalId();
+    await p.createSnapshot(vm, { id: snap, name: 'stubborn' });
+    await until('snapshot', async () => (await p.getSnapshotImage(snap))?.status === 'active');
+    const fault = fake.inject({ service: 'image', method: 'DELETE', kind: 'status', status: 503, times: 3 });
+    await expect(p.deleteSnapshotImage(snap)).rejects.toThrow(/Glance DELETE/);
+    expect(fault.hits).toBe(3);
+    expect(await p.getSnapshotImage(snap)).toMatchObject({ status: 'active' });
+    await p.deleteSnapshotImage(snap);
+    expect(await p.getSnapshotImage(snap)).toBeNull();
   });
 
   it('snapshot: createImage asked twice makes one image', async () => {

@@ -279,6 +279,27 @@ const ROUTES: RouteRow[] = [
     },
   },
   {
+    route: 'GET /api/projects/by-api-key/',
+    method: 'GET',
+    url: () => '/api/projects/by-api-key/',
+    auth: 'any',
+    scope: 'project:read',
+    cases: {
+      '200 the same array as GET /api/projects/ (SimpleVM\'s name for it, spec §8)': async () => {
+        for (const u of [w.m1, w.outsider, w.su]) {
+          const res = await t.http.get('/api/projects/by-api-key/', { as: u.session });
+          expect(res.statusCode).toBe(200);
+          expect(res.data).toEqual((await t.http.get('/api/projects/', { as: u.session })).data);
+        }
+      },
+      '200 one project for a key bound to it': async () => {
+        const k = await t.factory.key(w.admin, { project_id: w.p.id });
+        const res = await t.http.get('/api/projects/by-api-key/', { as: { key: k.key } });
+        expect(res.data.map((p: { id: number }) => p.id)).toEqual([w.p.id]);
+      },
+    },
+  },
+  {
     route: 'GET /api/projects/{id}/',
     method: 'GET',
     url: () => `/api/projects/${w.p.id}/`,
@@ -364,6 +385,50 @@ const ROUTES: RouteRow[] = [
     },
   },
   {
+    route: 'GET /api/projects/{id}/snapshots/images/',
+    method: 'GET',
+    url: () => `/api/projects/${w.p.id}/snapshots/images/`,
+    auth: 'any',
+    scope: 'project:read',
+    cases: {
+      '200 the same array as GET /api/projects/{id}/snapshots/ (spec §8)': async () => {
+        for (const u of [w.m1, w.admin]) {
+          const res = await t.http.get(`/api/projects/${w.p.id}/snapshots/images/`, { as: u.session });
+          expect(res.statusCode).toBe(200);
+          expect(res.data).toEqual((await t.http.get(`/api/projects/${w.p.id}/snapshots/`, { as: u.session })).data);
+        }
+        expect(ids((await t.http.get(`/api/projects/${w.p.id}/snapshots/images/`, { as: w.m1.session })).data)).toContain(w.snap1.openstack_id);
+      },
+      '404 not_found: no such project, or one out of reach': async () => {
+        expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/snapshots/images/`, { as: w.su.session }), 404, 'not_found');
+        expectError(await t.http.get(`/api/projects/${w.p.id}/snapshots/images/`, { as: w.outsider.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/projects/{id}/keys/',
+    method: 'GET',
+    url: () => `/api/projects/${w.p.id}/keys/`,
+    auth: 'session',
+    cases: {
+      '200 the caller\'s live keys bound to the project, and no others': async () => {
+        const bound = await t.factory.key(w.m2, { project_id: w.p.id });
+        const unbound = await t.factory.key(w.m2);
+        const res = await t.http.get(`/api/projects/${w.p.id}/keys/`, { as: w.m2.session });
+        expect(res.statusCode).toBe(200);
+        const listed = res.data.map((k: { id: number }) => k.id);
+        expect(listed).toContain(bound.id);
+        expect(listed).not.toContain(unbound.id);
+        for (const k of res.data) expect(k).toMatchObject({ project_id: w.p.id, prefix: expect.any(String) });
+        expect(res.body).not.toContain(bound.key);
+      },
+      '404 not_found: no such project, or one out of reach': async () => {
+        expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/keys/`, { as: w.su.session }), 404, 'not_found');
+        expectError(await t.http.get(`/api/projects/${w.q.id}/keys/`, { as: w.m1.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
     route: 'GET /api/vms/',
     method: 'GET',
     url: () => '/api/vms/',
@@ -392,6 +457,33 @@ const ROUTES: RouteRow[] = [
       '404 not_found: a project_id out of reach': async () => {
         expectError(await t.http.get(`/api/vms/?project_id=${w.p.id}`, { as: w.outsider.session }), 404, 'not_found');
         expectError(await t.http.get(`/api/vms/?project_id=${NO_SUCH_PROJECT}`, { as: w.su.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/vms/by-api-key/',
+    method: 'GET',
+    url: () => '/api/vms/by-api-key/',
+    auth: 'any',
+    scope: 'vm:read',
+    cases: {
+      '200 a page of VMs as GET /api/vms/ answers, with its filters, ?owner and ?openstack_id among them (spec §8)': async () => {
+        const res = await t.http.get(`/api/vms/by-api-key/?project_id=${w.p.id}&status=ACTIVE`, { as: w.admin.session });
+        expect(res.statusCode).toBe(200);
+        const original = await t.http.get(`/api/vms/?project_id=${w.p.id}&status=ACTIVE`, { as: w.admin.session });
+        expect(res.data.count).toBe(original.data.count);
+        expect(ids(res.data.results)).toEqual(ids(original.data.results));
+        expect(ids((await t.http.get(`/api/vms/by-api-key/?owner=${w.m2.username}&project_id=${w.p.id}`, { as: w.admin.session })).data.results)).not.toContain(w.vm1);
+        expect(ids((await t.http.get(`/api/vms/by-api-key/?openstack_id=${w.vm1}`, { as: w.admin.session })).data.results)).toEqual([w.vm1]);
+        expect(ids((await t.http.get(`/api/vms/by-api-key/?text=${w.vm2.slice(-12).toUpperCase()}`, { as: w.admin.session })).data.results)).toEqual([w.vm2]);
+      },
+      '400 invalid: page_size over 500, a non-numeric project_id': async () => {
+        for (const qs of ['page_size=501', 'project_id=abc']) {
+          expectInvalid(await t.http.get(`/api/vms/by-api-key/?${qs}`, { as: w.su.session }), qs.split('=')[0]);
+        }
+      },
+      '404 not_found: a project_id out of reach': async () => {
+        expectError(await t.http.get(`/api/vms/by-api-key/?project_id=${w.p.id}`, { as: w.outsider.session }), 404, 'not_found');
       },
     },
   },
@@ -543,6 +635,25 @@ const ROUTES: RouteRow[] = [
       },
       '404 not_found: a project_id out of reach': async () => {
         expectError(await t.http.get(`/api/volumes/?project_id=${w.q.id}`, { as: w.m1.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/volumes/by-api-key/',
+    method: 'GET',
+    url: () => '/api/volumes/by-api-key/',
+    auth: 'any',
+    scope: 'volume:read',
+    cases: {
+      '200 a page of volumes as GET /api/volumes/ answers (spec §8)': async () => {
+        const res = await t.http.get(`/api/volumes/by-api-key/?project_id=${w.p.id}&status=available`, { as: w.admin.session });
+        expect(res.statusCode).toBe(200);
+        expect(ids(res.data.results)).toEqual(expect.arrayContaining([w.vol1, w.vol2]));
+        const original = await t.http.get(`/api/volumes/?project_id=${w.p.id}&status=available`, { as: w.admin.session });
+        expect({ count: res.data.count, results: res.data.results }).toEqual({ count: original.data.count, results: original.data.results });
+      },
+      '404 not_found: a project_id out of reach': async () => {
+        expectError(await t.http.get(`/api/volumes/by-api-key/?project_id=${w.q.id}`, { as: w.m1.session }), 404, 'not_found');
       },
     },
   },
@@ -730,6 +841,35 @@ const ROUTES: RouteRow[] = [
         expect((await t.http.delete(`/api/vms/${vm.openstack_id}/`, { as: w.m1.session })).statusCode).toBe(202);
         await t.factory.waitFor(w.m1, `/api/vms/${vm.openstack_id}/`, (d) => d.status === 'DELETED');
         expectError(await t.http.post('/api/snapshots/', { as: w.m1.session, body: { snapshot_instance: vm.openstack_id, snapshot_name: unique('snap') } }), 409, 'invalid_state');
+      },
+    },
+  },
+  {
+    route: 'DELETE /api/snapshots/{openstack_id}/',
+    method: 'DELETE',
+    url: () => `/api/snapshots/${w.snap2.openstack_id}/`,
+    auth: 'any',
+    scope: 'vm:delete',
+    cases: {
+      '204; at once no longer listed nor an image; the VMs made from it keep running (spec §8)': async () => {
+        const vm = await t.factory.vm(w.m2, w.p.id);
+        const snap = await snapshotOf(w.m2, vm.openstack_id);
+        const restored = await t.http.post('/api/vms/', { as: w.m2.session, body: vmBody(w.p.id, { image_name: snap.name }) });
+        expect(restored.statusCode, restored.body).toBe(201);
+        await t.factory.waitFor(w.m2, `/api/vms/${restored.data.openstack_id}/`, (d) => d.status === 'ACTIVE');
+        const res = await t.http.delete(`/api/snapshots/${snap.openstack_id}/`, { as: w.m2.session });
+        expect(res.statusCode, res.body).toBe(204);
+        expect(res.body).toBe('');
+        expect(ids((await t.http.get(`/api/projects/${w.p.id}/snapshots/`, { as: w.m2.session })).data)).not.toContain(snap.openstack_id);
+        const images = (await t.http.get(`/api/projects/${w.p.id}/images/`, { as: w.m2.session })).data.map((i: { name: string }) => i.name);
+        expect(images).not.toContain(snap.name);
+        expectError(await t.http.delete(`/api/snapshots/${snap.openstack_id}/`, { as: w.m2.session }), 404, 'not_found');
+        expect((await t.http.get(`/api/vms/${restored.data.openstack_id}/`, { as: w.m2.session })).data).toMatchObject({ status: 'ACTIVE', image_name: snap.name });
+      },
+      '404 not_found: no such snapshot, or another member\'s': async () => {
+        expectError(await t.http.delete(`/api/snapshots/${NO_SUCH_ID}/`, { as: w.su.session }), 404, 'not_found');
+        expectError(await t.http.delete(`/api/snapshots/${w.snap2.openstack_id}/`, { as: w.m1.session }), 404, 'not_found');
+        expect(ids((await t.http.get(`/api/projects/${w.p.id}/snapshots/`, { as: w.m2.session })).data)).toContain(w.snap2.openstack_id);
       },
     },
   },
@@ -941,6 +1081,8 @@ describe('the /portal/api/ prefix and the optional trailing slash', () => {
       '/auth/me', '/projects', `/projects/${project.id}`, `/projects/${project.id}/flavors`, `/projects/${project.id}/images`,
       `/projects/${project.id}/snapshots`, `/vms?project_id=${project.id}&status=ACTIVE`, `/volumes?project_id=${project.id}`,
       `/vms/${vm.openstack_id}`, `/volumes/${vol.openstack_id}`, `/vms/${NO_SUCH_ID}`, `/projects/${NO_SUCH_PROJECT}`, '/vms?page_size=501',
+      '/projects/by-api-key', `/projects/${project.id}/snapshots/images`, `/projects/${project.id}/keys`, `/vms/by-api-key?project_id=${project.id}`,
+      `/volumes/by-api-key?project_id=${project.id}`, `/vms?owner=${user.username}&openstack_id=${vm.openstack_id}`,
     ];
     for (const path of paths) {
       const answers = [];

@@ -288,6 +288,7 @@ class World {
     key: [] as number[],
     vm: [] as string[],
     volume: [] as string[],
+    snapshot: [] as string[],
     image: [] as string[],
     flavor: [] as string[],
     username: [] as string[],
@@ -330,6 +331,7 @@ class World {
     p.key.push(...spare.map((k) => k.id), 2_147_483_647);
     p.vm.push(vmActive, vmShutoff, vmDeleted, vmMember, vmTiny, vmBuilding, volAvailable, randomUUID());
     p.volume.push(volAvailable, volInUse, volMember, volTiny, volCreating, vmActive, randomUUID());
+    p.snapshot.push(snapshot.openstack_id, vmActive, randomUUID());
     p.flavor.push(...ok(await t.http.get(`/api/projects/${big.id}/flavors/`, { as }), 200).map((f: { name: string }) => f.name), 'de.NBI huge');
     p.image.push(...ok(await t.http.get(`/api/projects/${big.id}/images/`, { as }), 200).map((i: { name: string }) => i.name), snapshot.name, 'Windows-95');
     p.username.push(su.username, member.username, 'admin');
@@ -375,10 +377,11 @@ class World {
       case 'id':
         return op.path.startsWith('/api/keys') ? p.key : p.project;
       case 'openstack_id':
-        return op.path.startsWith('/api/volumes') ? p.volume : p.vm;
+        return op.path.startsWith('/api/volumes') ? p.volume : op.path.startsWith('/api/snapshots') ? p.snapshot : p.vm;
       case 'project_id':
         return p.project;
       case 'vm_openstack_id':
+      case 'vm_uuid':
       case 'snapshot_instance':
         return p.vm;
       case 'image_name':
@@ -390,6 +393,7 @@ class World {
       case 'action':
         return AUDIT_ACTIONS;
       case 'username':
+      case 'owner':
         return p.username;
       case 'password':
         return [PASSWORD, 'wrong password'];

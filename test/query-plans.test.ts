@@ -24,6 +24,7 @@ let userId: number;
 let adminId: number;
 let vmId: string;
 let prefix: string;
+let username: string;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svm-plans-'));
@@ -39,6 +40,7 @@ beforeAll(async () => {
   userId = ids(seeded.user);
   adminId = ids('user1'); // every tenth user from the second is a project admin (bench/seed.ts)
   vmId = seeded.userVmId;
+  username = seeded.user;
   prefix = seeded.userKey.slice(4, 12);
 });
 afterAll(async () => {
@@ -99,6 +101,31 @@ describe('query plans on SQLite', () => {
     expectIndexed(planOfLast(), /SEARCH vms USING INDEX \S+ \(openstack_id=\?\)/);
     await attachedVolumes(q, [vmId, vmId]);
     expectIndexed(planOfLast(), /SEARCH volumes USING INDEX volumes_attached_idx/);
+  });
+
+  // SimpleVM's filters (spec §8). Each is part of the prepared query's shape, so each shape is here.
+  it('?owner: a superuser reads that user\'s VMs by the owner index, not every VM in order', async () => {
+    const { rows } = await listVms(q, reach({ userId: 1, superuser: true }), { owner: username }, 1, 50);
+    expect(rows).toHaveLength(50);
+    expectIndexed(planOfLast(), /SEARCH vms USING INDEX vms_owner_idx/);
+    await listVms(q, reach({ userId: adminId }), { owner: username }, 1, 50);
+    expectIndexed(planOfLast(), /SEARCH vms USING INDEX vms_(owner|project)_idx/);
+    await listVms(q, reach({ userId, ownOnly: true }), { owner: username, status: 'ACTIVE' }, 1, 50);
+    expectIndexed(planOfLast(), /SEARCH vms USING INDEX vms_owner_idx/);
+  });
+
+  it('?openstack_id: one VM by its key, whoever asks', async () => {
+    for (const r of [reach({ userId: 1, superuser: true }), reach({ userId }), reach({ userId, ownOnly: true }), reach({ userId, projectId: 3 })]) {
+      await listVms(q, r, { openstackId: vmId }, 1, 50);
+      expectIndexed(planOfLast(), /SEARCH vms USING INDEX \S+ \(openstack_id=\?\)/);
+    }
+  });
+
+  it('?text over names and ids reads through the caller\'s index', async () => {
+    await listVms(q, reach({ userId, ownOnly: true }), { text: vmId.slice(0, 8) }, 1, 50);
+    expectIndexed(planOfLast(), /SEARCH vms USING INDEX vms_owner_idx/);
+    await listVms(q, reach({ userId }), { text: 'vm', owner: username }, 1, 50);
+    expectIndexed(planOfLast(), /SEARCH vms USING INDEX vms_(owner|project)_idx/);
   });
 
   it('a member lists volumes by the project index', async () => {

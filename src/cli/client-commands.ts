@@ -126,6 +126,8 @@ interface Options {
   project?: string;
   status?: string;
   text?: string;
+  owner?: string;
+  id?: string;
   page?: string;
   pageSize?: string;
   image?: string;
@@ -304,6 +306,8 @@ async function vmCommand(ctx: Ctx, sub: string): Promise<void> {
       project_id: v.project === undefined ? undefined : await projectRef(ctx, v.project, 'vm list'),
       status: v.status,
       text: v.text,
+      owner: v.owner,
+      openstack_id: v.id,
       page: count(v.page, '--page'),
       page_size: count(v.pageSize, '--page-size'),
     };
@@ -508,6 +512,13 @@ async function snapshotCommand(ctx: Ctx): Promise<void> {
   return print(ctx, s, () => `Snapshot ${clean(s.name)} ${clean(s.openstack_id)} of VM ${clean(s.vm_openstack_id)}: ${ctx.p.status(s.status, s.status === 'queued')}\n`);
 }
 
+async function snapshotDeleteCommand(ctx: Ctx): Promise<void> {
+  const [id] = ctx.args;
+  // 204: nothing comes back, and nothing is left to wait for (the snapshot is gone from lists at once).
+  await api(ctx, ctx.client.DELETE('/api/snapshots/{openstack_id}', { params: { path: { openstack_id: id } } }));
+  return print(ctx, { openstack_id: id, deleted: true }, () => `Snapshot ${clean(id)} deleted\n`);
+}
+
 async function auditCommand(ctx: Ctx): Promise<void> {
   const query = { action: ctx.values.action, page: count(ctx.values.page, '--page'), page_size: count(ctx.values.pageSize, '--page-size') };
   const page = await api(ctx, ctx.client.GET('/api/audit', { params: { query } }));
@@ -609,7 +620,9 @@ const OPTIONS: OptionTable = {
   timeout: { flags: '--timeout <SECONDS>', description: 'with --wait: give up after this long (default 900)' },
   project: { flags: '--project <P>', description: 'the project, by id or name' },
   status: { flags: '--status <S>', description: 'only those in this status' },
-  text: { flags: '--text <T>', description: 'only VMs whose name contains this' },
+  text: { flags: '--text <T>', description: 'only VMs whose name or id contains this' },
+  owner: { flags: '--owner <USER>', description: 'only VMs of this user (username)' },
+  id: { flags: '--id <ID>', description: 'only the VM with this openstack id' },
   page: { flags: '--page <N>', description: 'which page, from 1' },
   'page-size': { flags: '--page-size <N>', description: 'how many a page (default 50, at most 500)' },
   image: { flags: '--image <IMAGE>', description: 'the image, by name (simplevm project images PROJECT)' },
@@ -669,7 +682,7 @@ const COMMANDS: CommandSpec[] = [
   command('project show', ['PROJECT'], [], "a project's members, quota and usage", (ctx) => projectCommand(ctx, 'show')),
   command('project flavors', ['PROJECT'], [], "the flavors a project's VMs can have", (ctx) => projectCommand(ctx, 'flavors')),
   command('project images', ['PROJECT'], [], "the images a project's VMs can start from, its active snapshots included", (ctx) => projectCommand(ctx, 'images')),
-  command('vm list', [], ['project', 'status', 'text', ...LISTING], 'VMs the key can see, a page at a time (DELETED ones only with --status DELETED)', (ctx) => vmCommand(ctx, 'list')),
+  command('vm list', [], ['project', 'status', 'text', 'owner', 'id', ...LISTING], 'VMs the key can see, a page at a time (DELETED ones only with --status DELETED)', (ctx) => vmCommand(ctx, 'list')),
   command('vm show', ['VM'], [], 'a VM: every field', (ctx) => vmCommand(ctx, 'show')),
   command('vm create', ['NAME'], ['image', 'flavor', 'project', ...WAIT], 'start a new VM', (ctx) => vmCommand(ctx, 'create'), { required: ['image', 'flavor'] }),
   command('vm stop', ['VM'], WAIT, 'power a VM off (ACTIVE → SHUTOFF)', (ctx) => vmCommand(ctx, 'stop')),
@@ -684,6 +697,7 @@ const COMMANDS: CommandSpec[] = [
   command('volume extend', ['VOLUME', 'GB'], WAIT, 'grow a volume to GB', (ctx) => volumeCommand(ctx, 'extend')),
   command('volume delete', ['VOLUME'], WAIT, 'delete an available volume', (ctx) => volumeCommand(ctx, 'delete')),
   command('snapshot create', ['VM', 'NAME'], ['description', ...WAIT], 'snapshot a VM into an image of its project', snapshotCommand),
+  command('snapshot delete', ['SNAPSHOT'], [], 'delete a snapshot (needs vm:delete); VMs made from it keep running', snapshotDeleteCommand),
   command('audit', [], ['action', ...LISTING], 'what was done, by whom, with which key: newest first, a page at a time', auditCommand),
 ];
 
@@ -697,7 +711,7 @@ export const CLIENT_SECTION: Section = {
   --url URL, --api-key KEY   the portal and the key (or SIMPLEVM_URL, SIMPLEVM_API_KEY, or simplevm login)
   --json                     print the API's JSON answer, one line, instead of a table
   --wait [--timeout SECONDS] follow the change to its end (default timeout 900 s)
-PROJECT (and P) is a project's id or name; VM and VOLUME are openstack ids.
+PROJECT (and P) is a project's id or name; VM, VOLUME and SNAPSHOT are openstack ids.
 exit status: 0 done, 1 --wait saw ERROR or timed out, 2 usage or invalid request, 3 authentication
 or permission, 4 not found, 5 conflict (state or quota), 6 server unreachable or in trouble`,
 };

@@ -152,6 +152,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your live API keys bound to this project (never the secret). Web session only; 404 for a project out of reach. */
+        get: operations["listProjectKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys/{id}/rotate": {
         parameters: {
             query?: never;
@@ -195,6 +212,26 @@ export interface paths {
         };
         /** Projects the caller belongs to (every project, for a superuser's session). */
         get: operations["listProjects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/by-api-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Projects the caller belongs to (every project, for a superuser's session).
+         * @description SimpleVM's name for `GET /api/projects/` (listProjects): the same route, the same answer.
+         */
+        get: operations["listProjectsByApiKey"];
         put?: never;
         post?: never;
         delete?: never;
@@ -271,6 +308,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/snapshots/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Snapshots of the project that the caller may see.
+         * @description SimpleVM's name for `GET /api/projects/{id}/snapshots/` (listSnapshots): the same route, the same answer.
+         */
+        get: operations["listSnapshotImages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/vms": {
         parameters: {
             query?: never;
@@ -283,6 +340,26 @@ export interface paths {
         put?: never;
         /** Start a new VM; it is BUILD until the cloud reports it ACTIVE. */
         post: operations["createVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/vms/by-api-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * VMs the caller may see, newest first.
+         * @description SimpleVM's name for `GET /api/vms/` (listVms): the same route, the same answer.
+         */
+        get: operations["listVmsByApiKey"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -342,6 +419,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/volumes/by-api-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Volumes the caller may see, newest first.
+         * @description SimpleVM's name for `GET /api/volumes/` (listVolumes): the same route, the same answer.
+         */
+        get: operations["listVolumesByApiKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/volumes/{openstack_id}": {
         parameters: {
             query?: never;
@@ -389,6 +486,26 @@ export interface paths {
         /** Snapshot a VM; the snapshot becomes an image of its project when active. */
         post: operations["createSnapshot"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/snapshots/{openstack_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a snapshot: at once it is no longer listed nor an image of its project; the cloud then deletes the image. VMs made from it keep running.
+         * @description Scope `vm:delete`. 409 `invalid_state` while the snapshot is still `queued`, or while a VM of its project is being built from it.
+         */
+        delete: operations["deleteSnapshot"];
         options?: never;
         head?: never;
         patch?: never;
@@ -577,7 +694,7 @@ export interface components {
             owner: string;
             /** @description The VM it was taken of. */
             vm_openstack_id: string;
-            /** @description queued, then active (usable as image_name in its project), or error. */
+            /** @description queued, then active (usable as image_name in its project), or error (also when a delete failed; delete it again). */
             status: string;
             created_at: string;
             updated_at: string;
@@ -823,6 +940,10 @@ export interface operations {
                         } | null;
                         /** @description Whether this user may create API keys (the beta gate). */
                         api_keys_enabled: boolean;
+                        /** @description Whether a new API key must be bound to a project (SIMPLEVM_API_KEY_PROJECT=required). */
+                        api_key_project_required: boolean;
+                        /** @description Whether a new API key must be given expires_at (SIMPLEVM_API_KEY_EXPIRY=required). */
+                        api_key_expiry_required: boolean;
                         /** @description The session's CSRF token (web sessions only). */
                         csrf_token?: string;
                     };
@@ -1388,10 +1509,11 @@ export interface operations {
                     scopes: ("vm:read" | "vm:create" | "vm:change_state" | "vm:delete" | "snapshot:create" | "project:read" | "volume:read" | "volume:create" | "volume:change_state" | "volume:delete")[];
                     /** @default true */
                     own_objects_only?: boolean;
+                    /** @description The one project the key may reach; required when the portal says so (SIMPLEVM_API_KEY_PROJECT=required, `api_key_project_required` in GET /api/auth/me). */
                     project_id?: number | null;
                     /**
                      * Format: date-time
-                     * @description ISO 8601; default 90 days from now, at most SIMPLEVM_API_KEY_MAX_DAYS.
+                     * @description ISO 8601; default 90 days from now, at most SIMPLEVM_API_KEY_MAX_DAYS. Required when the portal says so (SIMPLEVM_API_KEY_EXPIRY=required, `api_key_expiry_required` in GET /api/auth/me).
                      */
                     expires_at?: string;
                 };
@@ -1405,6 +1527,101 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listProjectKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"][];
                 };
             };
             /** @description invalid */
@@ -1678,6 +1895,98 @@ export interface operations {
         };
     };
     listProjects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectSummary"][];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listProjectsByApiKey: {
         parameters: {
             query?: never;
             header?: never;
@@ -2149,6 +2458,101 @@ export interface operations {
             };
         };
     };
+    listSnapshotImages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"][];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listVms: {
         parameters: {
             query?: {
@@ -2159,8 +2563,12 @@ export interface operations {
                 project_id?: number;
                 /** @description Exact status; DELETED VMs are listed only with status=DELETED. */
                 status?: string;
-                /** @description Name contains (case-insensitive). */
+                /** @description Name or openstack_id contains (case-insensitive). Empty: no filter. */
                 text?: string;
+                /** @description The VM's owner, by username (exact). Empty: no filter. */
+                owner?: string;
+                /** @description The VM's openstack_id (exact): a page of one VM, or none. Empty: no filter. */
+                openstack_id?: string;
             };
             header?: never;
             path?: never;
@@ -2287,6 +2695,120 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Vm"];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listVmsByApiKey: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: number;
+                /** @description Items per page, at most 500. */
+                page_size?: number;
+                project_id?: number;
+                /** @description Exact status; DELETED VMs are listed only with status=DELETED. */
+                status?: string;
+                /** @description Name or openstack_id contains (case-insensitive). Empty: no filter. */
+                text?: string;
+                /** @description The VM's owner, by username (exact). Empty: no filter. */
+                owner?: string;
+                /** @description The VM's openstack_id (exact): a page of one VM, or none. Empty: no filter. */
+                openstack_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Items in all pages. */
+                        count: number;
+                        /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
+                        next: string | null;
+                        /** @description The previous page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
+                        previous: string | null;
+                        results: components["schemas"]["Vm"][];
+                    };
                 };
             };
             /** @description invalid */
@@ -2866,6 +3388,113 @@ export interface operations {
             };
         };
     };
+    listVolumesByApiKey: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: number;
+                /** @description Items per page, at most 500. */
+                page_size?: number;
+                project_id?: number;
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Items in all pages. */
+                        count: number;
+                        /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
+                        next: string | null;
+                        /** @description The previous page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
+                        previous: string | null;
+                        results: components["schemas"]["Volume"][];
+                    };
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getVolume: {
         parameters: {
             query?: never;
@@ -3072,6 +3701,8 @@ export interface operations {
                     os_action: "attach" | "detach" | "extend";
                     /** @description With attach: the VM, in the same project. */
                     vm_openstack_id?: string;
+                    /** @description SimpleVM's name for vm_openstack_id (spec §8); giving both with different values is 400 invalid. */
+                    vm_uuid?: string;
                     /** @description With extend: the new size in GB, larger than now. */
                     size?: number;
                 };
@@ -3189,6 +3820,99 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Snapshot"];
                 };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's OpenStack id. */
+                openstack_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description invalid */
             400: {

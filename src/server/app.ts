@@ -207,7 +207,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       return reply.code(503).send({ status: 'unavailable', detail: 'The database cannot be reached.', code: 'unavailable' });
     }
   });
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Under both prefixes, like every route (spec §3, §8): scripts written for SimpleVM fetch /portal/api/openapi.json.
+  for (const prefix of ['/api', '/portal/api']) app.get(`${prefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
   for (const prefix of ['/api', '/portal/api']) {
     await app.register(

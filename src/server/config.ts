@@ -14,6 +14,10 @@ export interface Config {
   simDelayMs: number;
   apiKeysFor: 'superusers' | 'all';
   apiKeyMaxDays: number;
+  /** `required`: a new key must be bound to a project (SIMPLEVM_API_KEY_PROJECT, spec §8). */
+  apiKeyProject: 'optional' | 'required';
+  /** `required`: a new key must be given its expiry (SIMPLEVM_API_KEY_EXPIRY, spec §8). */
+  apiKeyExpiry: 'optional' | 'required';
   rateLimit: number;
   authFailLimit: number;
   redisUrl: string | null;
@@ -151,6 +155,12 @@ export const Environment = Type.Object({
   SIMPLEVM_SIM_DELAY_MS: Whole(0, 3_600_000, 1500, 'How long each simulated transition takes, in ms'),
   SIMPLEVM_API_KEYS_FOR: OneOf(['superusers', 'all'], 'superusers', { description: 'Who may create and use API keys: superusers (the beta setting) or all' }),
   SIMPLEVM_API_KEY_MAX_DAYS: Whole(1, 3650, 365, 'The longest lifetime a key may be given, in days'),
+  SIMPLEVM_API_KEY_PROJECT: OneOf(['optional', 'required'], 'optional', {
+    description: 'required: a new API key must be bound to a project (project_id), as on SimpleVM since 2026; rotation keeps a key\'s settings',
+  }),
+  SIMPLEVM_API_KEY_EXPIRY: OneOf(['optional', 'required'], 'optional', {
+    description: 'required: a new API key must be given its expiry (expires_at) instead of the default lifetime',
+  }),
   SIMPLEVM_RATE_LIMIT: Whole(0, 1_000_000, 600, 'Requests a minute per key and per session user; 0 turns the limit off'),
   SIMPLEVM_AUTH_FAIL_LIMIT: Whole(0, 1_000_000, 20, 'Failed authentications and leaked-key reports a minute per client IP; 0 turns the limit off'),
   REDIS_URL: Text({ description: 'redis:// or rediss:// URL of a Redis that shares the rate-limit counters across instances', verbatim: true }),
@@ -351,6 +361,8 @@ export function loadConfig(env: Env = process.env): Config {
     simDelayMs: setting(env, 'SIMPLEVM_SIM_DELAY_MS'),
     apiKeysFor: setting(env, 'SIMPLEVM_API_KEYS_FOR'),
     apiKeyMaxDays: setting(env, 'SIMPLEVM_API_KEY_MAX_DAYS'),
+    apiKeyProject: setting(env, 'SIMPLEVM_API_KEY_PROJECT'),
+    apiKeyExpiry: setting(env, 'SIMPLEVM_API_KEY_EXPIRY'),
     rateLimit: setting(env, 'SIMPLEVM_RATE_LIMIT'),
     authFailLimit: setting(env, 'SIMPLEVM_AUTH_FAIL_LIMIT'),
     redisUrl,

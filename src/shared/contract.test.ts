@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { volumeDuring, vmDuring } from './contract.js';
+import { snapshotDeleting, volumeDuring, vmDuring } from './contract.js';
 
 describe('vmDuring', () => {
   const at = (status: string, task_state: string | null = null) => ({ status, task_state });
@@ -33,5 +33,13 @@ describe('volumeDuring', () => {
     expect(volumeDuring('available', 'detach')).toBeNull();
     expect(volumeDuring('in-use', 'delete')).toBeNull();
     expect(volumeDuring('creating', 'extend')).toBeNull();
+  });
+});
+
+describe('snapshotDeleting', () => {
+  it('lets an active or failed snapshot go, never one still being saved or already going', () => {
+    expect(snapshotDeleting('active')).toBe('deleting');
+    expect(snapshotDeleting('error')).toBe('deleting');
+    for (const s of ['queued', 'saving', 'deleting']) expect(snapshotDeleting(s)).toBeNull();
   });
 });

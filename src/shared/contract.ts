@@ -13,6 +13,8 @@ export type Scope = (typeof SCOPES)[number];
 export const AUDIT_ACTIONS = [
   'login', 'login_failed', 'logout', 'key.create', 'key.delete', 'key.rotate', 'key.revoke_leaked', 'key.new_ip',
   'vm.create', 'vm.action', 'vm.delete', 'volume.create', 'volume.action', 'volume.delete', 'snapshot.create',
+  // SimpleVM's current API (spec §8): DELETE /api/snapshots/{openstack_id}/.
+  'snapshot.delete',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -82,6 +84,15 @@ export const volumeActionAllowed = (volume: { status: string }, action: VolumeAc
 /** Statuses in which a volume has a transition running. */
 export const VOLUME_BUSY: readonly string[] = ['creating', 'attaching', 'detaching', 'extending', 'deleting'];
 export const volumeInTransition = (volume: { status: string }): boolean => VOLUME_BUSY.includes(volume.status);
+
+/**
+ * The status a snapshot shows while it is being deleted, or null when it cannot be deleted now:
+ * one still being saved (`queued`; Glance's `saving` is shown as `queued` too) would leave the
+ * cloud a half-written image. An `active` snapshot, or one that ended in `error`, may go.
+ */
+export function snapshotDeleting(status: string): 'deleting' | null {
+  return status === 'active' || status === 'error' ? 'deleting' : null;
+}
 
 /** A new project's quota when its creator names none (spec §1, `simplevm project create`). */
 export const DEFAULT_QUOTA = { vms: 10, cores: 32, ram_gb: 64, volumes: 10, volume_gb: 500 } as const;

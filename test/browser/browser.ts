@@ -42,11 +42,13 @@ function newestSource(dir: string): number {
 }
 
 /**
- * `npm install` builds web/dist; this rebuilds it when it is missing or older than web/, so a test
- * never runs against a stale app. Returns whether it built.
+ * `npm install` builds web/dist; this rebuilds it when it is missing or older than web/ (or the
+ * parts of src/ the app imports), so a test never runs against a stale app. Returns whether it built.
  */
 export function ensureWebBuilt(): boolean {
-  if (existsSync(BUILT) && statSync(BUILT).mtimeMs >= newestSource(WEB)) return false;
+  // The app is built from web/ and from what it imports of src/: the contract's lists and the typed client.
+  const newest = Math.max(newestSource(WEB), newestSource(join(ROOT, 'src', 'shared')), newestSource(join(ROOT, 'src', 'client')));
+  if (existsSync(BUILT) && statSync(BUILT).mtimeMs >= newest) return false;
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(WEB, 'vite.config.ts'), '--logLevel', 'warn'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,7 +1,7 @@
 // Glance v2 under /image: GET /v2/images with Glance's filters (name, status, visibility, tag — all
 // must match —, owner, and any other parameter as an image property), newest first, paged by
-// `limit` and `marker` with a relative `next` link; GET /v2/images/{id}. Errors are text, as webob
-// renders them.
+// `limit` and `marker` with a relative `next` link; GET /v2/images/{id}; DELETE /v2/images/{id}
+// (204, the image gone at once, as without delayed_delete; 403 for another project's image). Errors are text, as webob renders them.
 import { sample } from './samples.js';
 import { type Ctx, type FakeOpenStack, type Image, type Reply, glanceError } from './server.js';
 
@@ -33,8 +33,9 @@ function render(i: Image): unknown {
 
 export function handleGlance(fake: FakeOpenStack, ctx: Ctx): Reply {
   const p = ctx.path.replace(/\/+$/, '').split('/').filter(Boolean);
-  if (p[0] !== 'v2' || p[1] !== 'images' || ctx.method !== 'GET') return glanceError(404, 'The resource could not be found.');
   const projectId = ctx.token!.projectId;
+  if (p[0] === 'v2' && p[1] === 'images' && p.length === 3 && ctx.method === 'DELETE') return deleteImage(fake, p[2], projectId);
+  if (p[0] !== 'v2' || p[1] !== 'images' || ctx.method !== 'GET') return glanceError(404, 'The resource could not be found.');
   if (p[2] !== undefined) {
     const image = fake.images.get(p[2]);
     if (!image || !visibleTo(image, projectId) || p.length > 3) return glanceError(404, `No image found with ID ${p[2]}`);
@@ -76,4 +77,13 @@ export function handleGlance(fake: FakeOpenStack, ctx: Ctx): Reply {
     body.next = `/v2/images?${next}`;
   }
   return { status: 200, body };
+}
+
+/** glance/api/v2/images.py delete: the owner's project only; no body on success. */
+function deleteImage(fake: FakeOpenStack, id: string, projectId: string): Reply {
+  const image = fake.images.get(id);
+  if (!image || !visibleTo(image, projectId)) return glanceError(404, `Failed to find image ${id} to delete`);
+  if (image.owner !== projectId) return glanceError(403, 'You are not permitted to delete this image.');
+  fake.images.delete(id);
+  return { status: 204 };
 }

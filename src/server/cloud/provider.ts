@@ -34,7 +34,7 @@ export interface CloudVolume {
 
 export interface CloudSnapshotImage {
   id: string;
-  /** Glance's status: queued, saving, active, killed, deleted. */
+  /** Glance's status: queued, saving, active, killed, pending_delete, deleted. */
   status: string;
 }
 
@@ -66,4 +66,9 @@ export interface CloudProvider {
 
   createSnapshot(serverId: string, req: { id: string; name: string }): Promise<void>;
   getSnapshotImage(id: string): Promise<CloudSnapshotImage | null>;
+  /**
+   * Deletes a snapshot's image; once done, getSnapshotImage answers null. Servers booted from it
+   * keep running (Nova holds its own copy of the image). Nothing to do for an image never made.
+   */
+  deleteSnapshotImage(id: string): Promise<void>;
 }

@@ -304,7 +304,7 @@ export class OpenStackProvider implements CloudProvider {
     }
   }
 
-  // Snapshots: Nova's createImage, polled in Glance.
+  // Snapshots: Nova's createImage, polled in Glance; deleted in Glance.
 
   createSnapshot(serverId: string, req: { id: string; name: string }): Promise<void> {
     return this.createOnce(
@@ -328,5 +328,13 @@ export class OpenStackProvider implements CloudProvider {
     if (row.cloud_id === null) return row.fault === null ? null : { id, status: 'killed' };
     const image = await this.glance.getImage(row.cloud_id);
     return image ? { id, status: image.status } : null;
+  }
+
+  async deleteSnapshotImage(id: string): Promise<void> {
+    const cloudId = await this.cloudIdOf(id, 'image');
+    // Deleted (or already gone: asked again after a crash): from now on the portal knows it is gone,
+    // so neither a poll nor a repeated create ever looks for it again.
+    if (cloudId) await this.glance.deleteImage(cloudId);
+    await this.forget(id, 'image');
   }
 }

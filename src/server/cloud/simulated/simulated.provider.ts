@@ -207,4 +207,11 @@ export class SimulatedProvider implements CloudProvider {
     const r = await this.read(id, 'image');
     return r ? { id, status: r.row.status } : null;
   }
+
+  async deleteSnapshotImage(id: string): Promise<void> {
+    const r = await this.read(id, 'image');
+    if (!r) return;
+    // Like every simulated change, it takes the delay; the image keeps its status until it is gone.
+    await this.change(id, 'image', r.row.status, 'deleted');
+  }
 }

@@ -27,16 +27,16 @@ const keyForAuth = prepared((q: Q, prefix: string) =>
   { memo: true },
 );
 
-export function listKeys(q: Q, userId: number, nowIso: string): Promise<KeyRow[]> {
-  return q
+/** The user's live keys; with `projectId`, only those bound to that project. */
+export function listKeys(q: Q, userId: number, nowIso: string, projectId?: number): Promise<KeyRow[]> {
+  let query = q
     .selectFrom('api_keys')
     .select(KEY_COLUMNS)
     .where('user_id', '=', userId)
     .where('deleted_at', 'is', null)
-    .where('expires_at', '>', nowIso)
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .execute();
+    .where('expires_at', '>', nowIso);
+  if (projectId !== undefined) query = query.where('project_id', '=', projectId);
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
 }
 
 /**

@@ -4,8 +4,9 @@ import type { App, AppContext } from '../../context.js';
 import { errorResponses, sendError, toAppError } from '../../errors.js';
 import { isProjectReachable } from '../projects/projects.repository.js';
 import { projectFieldReach } from '../reach.hooks.js';
+import { ProjectIdParams } from '../shared.schemas.js';
 import { KeyCreateBody, KeyCreated, KeyIdParams, KeyOut, KeyRotateBody, ScopeName } from './keys.schemas.js';
-import { createKey, deleteKeyOf, listKeysFor, revokeLeakedKey, rotateKey } from './keys.service.js';
+import { createKey, deleteKeyOf, listKeysFor, listProjectKeysFor, revokeLeakedKey, rotateKey } from './keys.service.js';
 
 const LEAK_THANKS = { detail: 'Thank you. If this was a live key, it has been revoked.' };
 
@@ -27,6 +28,16 @@ export function keysRoutes(app: App, ctx: AppContext): void {
     config: { auth: 'session' },
     schema: { operationId: 'listKeys', tags: ['keys'], summary: 'Your live API keys (never the secret). Web session only.', response: { 200: Type.Array(Type.Ref('ApiKey')), ...errorResponses } },
   }, async (request) => listKeysFor(ctx, principalOf(request)));
+
+  // SimpleVM's keys per project (spec §8): key management, so a web session only, like GET /keys.
+  app.get('/projects/:id/keys', {
+    config: { auth: 'session' },
+    schema: {
+      operationId: 'listProjectKeys', tags: ['keys'],
+      summary: 'Your live API keys bound to this project (never the secret). Web session only; 404 for a project out of reach.',
+      params: ProjectIdParams, response: { 200: Type.Array(Type.Ref('ApiKey')), ...errorResponses },
+    },
+  }, async (request) => listProjectKeysFor(ctx, principalOf(request), request.params.id));
 
   app.post('/keys', {
     config: { auth: 'session', reach: projectFieldReach(isProjectReachable, ctx, 'body', 'project_id') },

@@ -42,8 +42,13 @@ export const KeyCreateBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 50, pattern: PRINTABLE_PATTERN }),
     scopes: Type.Array(ScopeInput, { minItems: 1, maxItems: 20, description: 'At least one scope; as a form, repeat the field.' }),
     own_objects_only: Type.Optional(Type.Boolean({ default: true })),
-    project_id: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.Null()])),
-    expires_at: Type.Optional(Type.String({ format: 'date-time', maxLength: 40, description: 'ISO 8601; default 90 days from now, at most SIMPLEVM_API_KEY_MAX_DAYS.' })),
+    project_id: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), Type.Null()], {
+      description: 'The one project the key may reach; required when the portal says so (SIMPLEVM_API_KEY_PROJECT=required, `api_key_project_required` in GET /api/auth/me).',
+    })),
+    expires_at: Type.Optional(Type.String({
+      format: 'date-time', maxLength: 40,
+      description: 'ISO 8601; default 90 days from now, at most SIMPLEVM_API_KEY_MAX_DAYS. Required when the portal says so (SIMPLEVM_API_KEY_EXPIRY=required, `api_key_expiry_required` in GET /api/auth/me).',
+    })),
   },
   { $id: 'ApiKeyCreateBody' },
 );

@@ -48,6 +48,25 @@ export async function listKeysFor(ctx: AppContext, p: Principal): Promise<KeyVie
   return (await listKeys(ctx.db.kysely, p.user.id, new Date().toISOString())).map(keyView);
 }
 
+/** The caller's live keys bound to a project (spec §8); a project out of reach is not found. */
+export async function listProjectKeysFor(ctx: AppContext, p: Principal, projectId: number): Promise<KeyView[]> {
+  if (!(await isProjectReachable(ctx.db.kysely, reachOf(p), projectId))) throw notFound('No such project.');
+  return (await listKeys(ctx.db.kysely, p.user.id, new Date().toISOString(), projectId)).map(keyView);
+}
+
+/**
+ * The portal's key policies (SIMPLEVM_API_KEY_PROJECT, SIMPLEVM_API_KEY_EXPIRY; spec §8): a field
+ * that must be given. Only for new keys: a rotated key keeps the settings of the key it replaces.
+ */
+function assertKeyPolicies(ctx: AppContext, body: KeyCreate): void {
+  if (ctx.config.apiKeyProject === 'required' && (body.project_id === undefined || body.project_id === null)) {
+    throw invalid('project_id', 'This portal binds every API key to a project: give project_id (GET /api/projects/ lists yours).');
+  }
+  if (ctx.config.apiKeyExpiry === 'required' && body.expires_at === undefined) {
+    throw invalid('expires_at', `This portal wants every API key's expiry: give expires_at (ISO 8601, at most ${ctx.config.apiKeyMaxDays} days ahead).`);
+  }
+}
+
 export interface KeyCreate {
   name: string;
   scopes: Scope[];
@@ -70,6 +89,7 @@ export function keyExpiry(ctx: AppContext, requested: string | undefined, now: D
 
 export async function createKey(ctx: AppContext, p: Principal, body: KeyCreate): Promise<KeyView & { key: string }> {
   assertKeysEnabled(ctx, p);
+  assertKeyPolicies(ctx, body);
   const projectId = body.project_id ?? null;
   if (projectId !== null && !(await isProjectReachable(ctx.db.kysely, reachOf(p), projectId))) throw notFound('No such project.');
   const now = new Date();

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
+import { getWithAlias } from '../aliases.js';
 import { projectFieldReach } from '../reach.hooks.js';
 import { isProjectReachable } from './projects.repository.js';
 import { ProjectIdParams } from '../shared.schemas.js';
@@ -12,10 +13,13 @@ export function projectsRoutes(app: App, ctx: AppContext): void {
   for (const s of [ProjectSummary, ProjectOut, FlavorOut, ImageOut]) app.addSchema(s);
   const config = { auth: 'any' as const, scope: 'project:read' as const, reach: projectFieldReach(isProjectReachable, ctx, 'params', 'id') };
 
-  app.get('/projects', {
+  // Also SimpleVM's GET /api/projects/by-api-key/ (spec §8): the projects the key reaches, one for
+  // a bound key. The static segment wins over a project id.
+  getWithAlias(app, '/projects', { url: '/projects/by-api-key', operationId: 'listProjectsByApiKey' }, {
     config: { auth: 'any', scope: 'project:read' },
     schema: { operationId: 'listProjects', tags: ['projects'], summary: 'Projects the caller belongs to (every project, for a superuser\'s session).', response: { 200: Type.Array(Type.Ref('ProjectSummary')), ...errorResponses } },
-  }, async (request) => listProjectsFor(ctx, principalOf(request)));
+    handler: async (request) => listProjectsFor(ctx, principalOf(request)),
+  });
 
   app.get('/projects/:id', {
     config,
@@ -32,8 +36,10 @@ export function projectsRoutes(app: App, ctx: AppContext): void {
     schema: { operationId: 'listImages', tags: ['projects'], summary: 'Images a VM of the project can boot, including its active snapshots.', params: ProjectIdParams, response: { 200: Type.Array(Type.Ref('Image')), ...errorResponses } },
   }, async (request) => projectImages(ctx, principalOf(request), request.params.id));
 
-  app.get('/projects/:id/snapshots', {
+  // Also SimpleVM's GET /api/projects/{id}/snapshots/images/ (spec §8).
+  getWithAlias(app, '/projects/:id/snapshots', { url: '/projects/:id/snapshots/images', operationId: 'listSnapshotImages' }, {
     config,
     schema: { operationId: 'listSnapshots', tags: ['projects'], summary: 'Snapshots of the project that the caller may see.', params: ProjectIdParams, response: { 200: Type.Array(Type.Ref('Snapshot')), ...errorResponses } },
-  }, async (request) => projectSnapshots(ctx, principalOf(request), request.params.id));
+    handler: async (request) => projectSnapshots(ctx, principalOf(request), request.params.id),
+  });
 }

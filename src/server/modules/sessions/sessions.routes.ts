@@ -73,6 +73,9 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       is_superuser: p.user.isSuperuser,
       api_key: p.key ? { prefix: p.key.prefix, scopes: p.key.scopes, own_objects_only: p.key.ownObjectsOnly, project_id: p.key.projectId } : null,
       api_keys_enabled: apiKeysEnabledFor(ctx.config.apiKeysFor, p.user),
+      // The key form needs the portal's key policies to ask for what it must send.
+      api_key_project_required: ctx.config.apiKeyProject === 'required',
+      api_key_expiry_required: ctx.config.apiKeyExpiry === 'required',
       ...(p.csrfToken ? { csrf_token: p.csrfToken } : {}),
     };
   });

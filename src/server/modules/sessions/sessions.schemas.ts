@@ -33,6 +33,8 @@ export const MeResponse = Type.Object(
       Type.Null(),
     ], { description: 'The key this request used, or null for a web session.' }),
     api_keys_enabled: Type.Boolean({ description: 'Whether this user may create API keys (the beta gate).' }),
+    api_key_project_required: Type.Boolean({ description: 'Whether a new API key must be bound to a project (SIMPLEVM_API_KEY_PROJECT=required).' }),
+    api_key_expiry_required: Type.Boolean({ description: 'Whether a new API key must be given expires_at (SIMPLEVM_API_KEY_EXPIRY=required).' }),
     csrf_token: Type.Optional(Type.String({ description: 'The session\'s CSRF token (web sessions only).' })),
   },
   { $id: 'Me' },

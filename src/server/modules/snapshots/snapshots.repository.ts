@@ -14,8 +14,17 @@ const SNAPSHOT_COLUMNS = [
 
 export type SnapshotRow = Omit<Snapshot, 'owner_id'> & { owner: string };
 
+/**
+ * Snapshots within reach. One being deleted is gone as far as the API is concerned (the DELETE
+ * answered 204): it is never listed, shown or booted from, though its row lives on until the cloud
+ * has deleted its image.
+ */
 function reachable(q: Q, reach: Reach) {
-  return q.selectFrom('snapshots').innerJoin('users as owner', 'owner.id', 'snapshots.owner_id').where(objectReach('snapshots', reach));
+  return q
+    .selectFrom('snapshots')
+    .innerJoin('users as owner', 'owner.id', 'snapshots.owner_id')
+    .where(objectReach('snapshots', reach))
+    .where('snapshots.status', '!=', 'deleting');
 }
 
 export function listSnapshots(q: Q, reach: Reach, projectId: number): Promise<SnapshotRow[]> {
@@ -31,13 +40,42 @@ export function findSnapshot(q: Q, reach: Reach, id: string): Promise<SnapshotRo
   return reachable(q, reach).select([...SNAPSHOT_COLUMNS, 'owner.username as owner']).where('snapshots.openstack_id', '=', id).executeTakeFirst();
 }
 
-/** An active snapshot of the project, within reach, that a new VM may boot from. */
-export async function isActiveSnapshotImage(q: Q, reach: Reach, projectId: number, name: string): Promise<boolean> {
-  const r = await reachable(q, reach)
+/** What deleting a snapshot needs to know of it; `lockFor: 'postgres'` locks its row until the transaction ends. */
+export function findSnapshotToChange(q: Q, reach: Reach, id: string, lockFor?: Dialect) {
+  const query = reachable(q, reach)
+    .select(['snapshots.openstack_id', 'snapshots.name', 'snapshots.project_id', 'snapshots.owner_id', 'snapshots.status'])
+    .where('snapshots.openstack_id', '=', id);
+  return (lockFor === 'postgres' ? query.forUpdate(['snapshots']) : query).executeTakeFirst();
+}
+
+/**
+ * An active snapshot of the project, within reach, that a new VM may boot from. With
+ * `lockFor: 'postgres'` (a VM create) its row is share-locked until the transaction ends, so that a
+ * concurrent delete of the snapshot waits for the VM to be recorded, and then sees it being built
+ * (or the create waits for the delete, and then finds no active snapshot).
+ */
+export async function isActiveSnapshotImage(q: Q, reach: Reach, projectId: number, name: string, lockFor?: Dialect): Promise<boolean> {
+  const query = reachable(q, reach)
     .select('snapshots.openstack_id')
     .where('snapshots.project_id', '=', projectId)
     .where('snapshots.name', '=', name)
-    .where('snapshots.status', '=', 'active')
+    .where('snapshots.status', '=', 'active');
+  const r = await (lockFor === 'postgres' ? query.forShare(['snapshots']) : query).executeTakeFirst();
+  return r !== undefined;
+}
+
+/**
+ * Whether a VM of the project is still being built from this image name: its cloud may still be
+ * reading the image. (VMs name the image they boot from; read here, as findVmToSnapshot is, because
+ * modules/vms imports this module.)
+ */
+export async function isImageInUseByBuild(q: Q, projectId: number, imageName: string): Promise<boolean> {
+  const r = await q
+    .selectFrom('vms')
+    .select('vms.openstack_id')
+    .where('vms.project_id', '=', projectId)
+    .where('vms.image_name', '=', imageName)
+    .where('vms.status', '=', 'BUILD')
     .executeTakeFirst();
   return r !== undefined;
 }
@@ -53,6 +91,11 @@ export async function insertSnapshot(trx: Transaction<Database>, s: Snapshot): P
 
 export async function setSnapshotStatus(trx: Transaction<Database>, id: string, status: string, nowIso: string): Promise<void> {
   await trx.updateTable('snapshots').set({ status, updated_at: nowIso }).where('openstack_id', '=', id).execute();
+}
+
+/** The end of a delete: the cloud has deleted the image. */
+export async function deleteSnapshotRow(trx: Transaction<Database>, id: string): Promise<void> {
+  await trx.deleteFrom('snapshots').where('openstack_id', '=', id).execute();
 }
 
 // The VM a snapshot is taken of. Read here rather than through vms' repository: VMs boot from

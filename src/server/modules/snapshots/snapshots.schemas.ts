@@ -9,7 +9,7 @@ export const SnapshotOut = Type.Object(
     project_id: Type.Integer(),
     owner: Type.String(),
     vm_openstack_id: Type.String({ description: 'The VM it was taken of.' }),
-    status: Type.String({ description: 'queued, then active (usable as image_name in its project), or error.' }),
+    status: Type.String({ description: 'queued, then active (usable as image_name in its project), or error (also when a delete failed; delete it again).' }),
     created_at: Type.String(),
     updated_at: Type.String(),
   },

@@ -1,15 +1,18 @@
 // Snapshots of VMs: a durable transition from queued to active; an active snapshot is an image
-// of its own project.
+// of its own project. Deleting one (spec §8) is a durable transition too, from `deleting` to gone.
 import { randomUUID } from 'node:crypto';
 import { reachOf } from '../../auth/policy.js';
 import type { Principal } from '../../auth/principal.js';
 import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
-import { vmIsSettled } from '../../../shared/contract.js';
+import { snapshotDeleting, vmIsSettled } from '../../../shared/contract.js';
 import { queueTransition } from '../../transitions/queue.js';
 import { auditedTransaction } from '../audit/audit.service.js';
 import { imageExists } from '../catalog/catalog.repository.js';
-import { type SnapshotRow, findSnapshot, findVmToSnapshot, insertSnapshot, snapshotNameTaken } from './snapshots.repository.js';
+import { isPlausibleId } from '../shared.schemas.js';
+import {
+  type SnapshotRow, findSnapshot, findSnapshotToChange, findVmToSnapshot, insertSnapshot, isImageInUseByBuild, setSnapshotStatus, snapshotNameTaken,
+} from './snapshots.repository.js';
 
 export async function createSnapshot(
   ctx: AppContext,
@@ -39,4 +42,28 @@ export async function createSnapshot(
   const snapshot = await findSnapshot(ctx.db.kysely, reach, id);
   if (!snapshot) throw notFound('No such snapshot.');
   return snapshot;
+}
+
+/**
+ * Deletes a snapshot (spec §8: `DELETE /api/snapshots/{openstack_id}/`, 204). It is gone for the
+ * API as soon as this returns (status `deleting` hides it from lists, images and VM creation); the
+ * worker then deletes its image in the cloud and its row. VMs booted from it keep running: the cloud
+ * keeps what they booted from. Refused (409) while the snapshot is still being saved, or while a VM
+ * of its project is being built from it (the cloud may still be reading the image).
+ */
+export async function deleteSnapshot(ctx: AppContext, p: Principal, id: string): Promise<void> {
+  await auditedTransaction(ctx, p, { action: 'snapshot.delete', objectType: 'snapshot', objectId: id }, async (trx, e) => {
+    const snapshot = isPlausibleId(id) ? await findSnapshotToChange(trx, reachOf(p), id, ctx.db.dialect) : undefined;
+    if (!snapshot) throw notFound('No such snapshot.');
+    e.subjectId = snapshot.owner_id;
+    e.projectId = snapshot.project_id;
+    const during = snapshotDeleting(snapshot.status);
+    if (!during) throw new AppError('invalid_state', `Cannot delete a snapshot in status ${snapshot.status}; wait until it is active.`);
+    if (await isImageInUseByBuild(trx, snapshot.project_id, snapshot.name)) {
+      throw new AppError('invalid_state', 'A VM is being built from this snapshot; delete it once that VM is ACTIVE.');
+    }
+    await setSnapshotStatus(trx, id, during, nowIso());
+    await queueTransition(ctx, trx, 'snapshot', id, 'delete', {});
+  });
+  ctx.worker.wake();
 }

@@ -20,7 +20,12 @@ export type VmRow = Vm & { owner: string };
 export interface VmFilters {
   projectId?: number;
   status?: string;
+  /** Name or openstack_id contains (case-insensitive). */
   text?: string;
+  /** The owner's username, exactly. */
+  owner?: string;
+  /** The VM's openstack_id, exactly. */
+  openstackId?: string;
 }
 
 function reachable(q: Q, reach: Reach) {
@@ -31,8 +36,14 @@ function filtered(q: Q, reach: Reach, f: VmFilters, pattern: string | null) {
   let query = reachable(q, reach);
   if (f.projectId !== undefined) query = query.where('vms.project_id', '=', f.projectId);
   query = f.status !== undefined ? query.where('vms.status', '=', f.status) : query.where('vms.status', '!=', 'DELETED');
-  // `escape` so that % and _ in the search text match themselves.
-  if (pattern !== null) query = query.where(sql<SqlBool>`lower(vms.name) like ${pattern} escape '\\'`);
+  // The owner's name is unique (users' index), so this narrows by one owner_id (vms_owner_idx).
+  if (f.owner !== undefined) query = query.where('owner.username', '=', f.owner);
+  if (f.openstackId !== undefined) query = query.where('vms.openstack_id', '=', f.openstackId);
+  // `escape` so that % and _ in the search text match themselves. SimpleVM's search matches the id
+  // too (spec §8), which scripts use to find a VM by part of its id.
+  if (pattern !== null) {
+    query = query.where(sql<SqlBool>`(lower(vms.name) like ${pattern} escape '\\' or lower(vms.openstack_id) like ${pattern} escape '\\')`);
+  }
   return query;
 }
 
@@ -41,30 +52,45 @@ interface ListShape extends ReachShape {
   readonly project: boolean;
   readonly status: boolean;
   readonly text: boolean;
+  readonly owner: boolean;
+  readonly id: boolean;
 }
 
-type ListArgs = [userId: number, reachProject: number, projectId: number, status: string, pattern: string];
+type ListArgs = [userId: number, reachProject: number, projectId: number, status: string, pattern: string, owner: string, openstackId: string];
+const LIST_ARGS = 7;
 
-function listFrom(q: Q, shape: ListShape, ...[userId, reachProject, projectId, status, pattern]: ListArgs) {
-  const f: VmFilters = { projectId: shape.project ? projectId : undefined, status: shape.status ? status : undefined };
+function listFrom(q: Q, shape: ListShape, ...[userId, reachProject, projectId, status, pattern, owner, openstackId]: ListArgs) {
+  const f: VmFilters = {
+    projectId: shape.project ? projectId : undefined,
+    status: shape.status ? status : undefined,
+    owner: shape.owner ? owner : undefined,
+    openstackId: shape.id ? openstackId : undefined,
+  };
   return filtered(q, reachWith(shape, userId, reachProject), f, shape.text ? pattern : null);
 }
 
 const countVms = preparedShapes((q: Q, shape: ListShape, ...args: ListArgs) =>
   listFrom(q, shape, ...args).select((eb) => eb.fn.countAll<number>().as('n')));
 
-const pageOfVms = preparedShapes((q: Q, shape: ListShape, ...args: [...ListArgs, limit: number, offset: number]) =>
-  listFrom(q, shape, ...(args.slice(0, 5) as ListArgs))
+const pageOfVms = preparedShapes((q: Q, shape: ListShape, ...args: [...ListArgs, limit: number, offset: number]) => {
+  const [limit, offset] = args.slice(LIST_ARGS) as [number, number];
+  return listFrom(q, shape, ...(args.slice(0, LIST_ARGS) as ListArgs))
     .select([...VM_COLUMNS, 'owner.username as owner'])
     .orderBy('vms.created_at', 'desc')
     .orderBy('vms.openstack_id')
-    .limit(args[5])
-    .offset(args[6]));
+    .limit(limit)
+    .offset(offset);
+});
+
+/** A filter given as an empty string filters nothing (as SimpleVM's django-filter does with `?owner=`). */
+const given = (value: string | undefined): value is string => value !== undefined && value !== '';
 
 export async function listVms(q: Q, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; rows: VmRow[] }> {
-  const shape: ListShape = { ...reachShape(reach), project: f.projectId !== undefined, status: f.status !== undefined, text: Boolean(f.text) };
-  const pattern = f.text ? `%${f.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
-  const args: ListArgs = [reach.userId, reach.projectId ?? 0, f.projectId ?? 0, f.status ?? '', pattern];
+  const shape: ListShape = {
+    ...reachShape(reach), project: f.projectId !== undefined, status: f.status !== undefined, text: given(f.text), owner: given(f.owner), id: given(f.openstackId),
+  };
+  const pattern = given(f.text) ? `%${f.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
+  const args: ListArgs = [reach.userId, reach.projectId ?? 0, f.projectId ?? 0, f.status ?? '', pattern, f.owner ?? '', f.openstackId ?? ''];
   // Counting apart is cheaper than a window count, which makes SQLite gather and sort every row;
   // and it is needed only when the page is full (or past the end).
   const { rows } = await pageOfVms(q, shape, ...args, pageSize, (page - 1) * pageSize);
@@ -127,8 +153,11 @@ type ReachArgs = [userId: number, superuser: number, ownOnly: number, reachProje
 const reachArgs = (r: Reach): ReachArgs => [r.userId, r.superuser ? 1 : 0, r.ownOnly ? 1 : 0, r.projectId];
 const reachOfArgs = (...[userId, superuser, ownOnly, projectId]: ReachArgs): Reach => ({ userId, superuser: superuser === 1, ownOnly: ownOnly === 1, projectId });
 
-const vmPage = memoizedRead(async (q, userId: number, superuser: number, ownOnly: number, reachProject: number | null, projectId: number | null, status: string | null, text: string | null, page: number, pageSize: number) => {
-  const filters: VmFilters = { projectId: projectId ?? undefined, status: status ?? undefined, text: text ?? undefined };
+const vmPage = memoizedRead(async (
+  q, userId: number, superuser: number, ownOnly: number, reachProject: number | null,
+  projectId: number | null, status: string | null, text: string | null, owner: string | null, openstackId: string | null, page: number, pageSize: number,
+) => {
+  const filters: VmFilters = { projectId: projectId ?? undefined, status: status ?? undefined, text: text ?? undefined, owner: owner ?? undefined, openstackId: openstackId ?? undefined };
   const { count, rows } = await listVms(q, reachOfArgs(userId, superuser, ownOnly, reachProject), filters, page, pageSize);
   return { count, results: await withVolumes(q, rows) };
 });
@@ -139,7 +168,7 @@ const vmView = memoizedRead(async (q, userId: number, superuser: number, ownOnly
 });
 
 export function listVmViews(q: Kysely<Database>, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmView[] }> {
-  return vmPage(q, ...reachArgs(reach), f.projectId ?? null, f.status ?? null, f.text ?? null, page, pageSize);
+  return vmPage(q, ...reachArgs(reach), f.projectId ?? null, f.status ?? null, f.text ?? null, f.owner ?? null, f.openstackId ?? null, page, pageSize);
 }
 
 export function findVmView(q: Kysely<Database>, reach: Reach, id: string): Promise<VmView | null> {

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
+import { getWithAlias } from '../aliases.js';
 import { isProjectReachable } from '../projects/projects.repository.js';
 import { projectFieldReach, objectParamReach } from '../reach.hooks.js';
 import { OpenstackIdParams, pageOf } from '../shared.schemas.js';
@@ -14,15 +15,19 @@ export function vmsRoutes(app: App, ctx: AppContext): void {
   // Only the action routes need reach checked before validation: the others have no body to validate.
   const vmReach = objectParamReach(isVmReachable, ctx, 'VM');
 
-  app.get('/vms', {
+  // Also SimpleVM's GET /api/vms/by-api-key/ (spec §8). A static segment wins over a parameter in
+  // the router, so `by-api-key` is never taken for a VM's id.
+  getWithAlias(app, '/vms', { url: '/vms/by-api-key', operationId: 'listVmsByApiKey' }, {
     config: { auth: 'any', scope: 'vm:read', reach: projectFieldReach(isProjectReachable, ctx, 'query', 'project_id') },
     schema: { operationId: 'listVms', tags: ['vms'], summary: 'VMs the caller may see, newest first.', querystring: VmListQuery, response: { 200: VmPage, ...errorResponses } },
-  }, async (request) => {
-    const q = request.query;
-    const page = q.page ?? 1;
-    const pageSize = q.page_size ?? 50;
-    const { count, results } = await listVmsFor(ctx, principalOf(request), { projectId: q.project_id, status: q.status, text: q.text }, page, pageSize);
-    return pageOf(ctx.config, request, results, count, page, pageSize);
+    handler: async (request) => {
+      const q = request.query;
+      const page = q.page ?? 1;
+      const pageSize = q.page_size ?? 50;
+      const filters = { projectId: q.project_id, status: q.status, text: q.text, owner: q.owner, openstackId: q.openstack_id };
+      const { count, results } = await listVmsFor(ctx, principalOf(request), filters, page, pageSize);
+      return pageOf(ctx.config, request, results, count, page, pageSize);
+    },
   });
 
   app.post('/vms', {

@@ -28,7 +28,9 @@ export const VmListQuery = Type.Object({
   ...PageQuery,
   project_id: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
   status: Type.Optional(Type.String({ maxLength: 32, description: 'Exact status; DELETED VMs are listed only with status=DELETED.' })),
-  text: Type.Optional(Type.String({ maxLength: 255, description: 'Name contains (case-insensitive).' })),
+  text: Type.Optional(Type.String({ maxLength: 255, description: 'Name or openstack_id contains (case-insensitive). Empty: no filter.' })),
+  owner: Type.Optional(Type.String({ maxLength: 150, description: 'The VM\'s owner, by username (exact). Empty: no filter.' })),
+  openstack_id: Type.Optional(Type.String({ maxLength: 255, description: 'The VM\'s openstack_id (exact): a page of one VM, or none. Empty: no filter.' })),
 });
 
 export const VmCreateBody = Type.Object(

@@ -39,7 +39,7 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
     const flavor = await findFlavor(trx, body.flavor_name);
     if (!flavor) throw invalid('flavor_name', `Unknown flavor "${body.flavor_name}".`);
-    if (!(await imageExists(trx, body.image_name)) && !(await isActiveSnapshotImage(trx, reach, body.project_id, body.image_name))) {
+    if (!(await imageExists(trx, body.image_name)) && !(await isActiveSnapshotImage(trx, reach, body.project_id, body.image_name, ctx.db.dialect))) {
       throw invalid('image_name', `Unknown image "${body.image_name}".`);
     }
     await assertWithinQuota(trx, project, { vms: 1, cores: flavor.vcpus, ram_gb: flavor.ram_gb }, 'This VM');

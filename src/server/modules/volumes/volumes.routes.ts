@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { errorResponses } from '../../errors.js';
+import { getWithAlias } from '../aliases.js';
 import { isProjectReachable } from '../projects/projects.repository.js';
 import { projectFieldReach, objectParamReach } from '../reach.hooks.js';
 import { OpenstackIdParams, pageOf } from '../shared.schemas.js';
@@ -14,15 +15,17 @@ export function volumesRoutes(app: App, ctx: AppContext): void {
   // Only the action routes need reach checked before validation: the others have no body to validate.
   const volumeReach = objectParamReach(isVolumeReachable, ctx, 'volume');
 
-  app.get('/volumes', {
+  // Also SimpleVM's GET /api/volumes/by-api-key/ (spec §8); the static segment wins over a volume id.
+  getWithAlias(app, '/volumes', { url: '/volumes/by-api-key', operationId: 'listVolumesByApiKey' }, {
     config: { auth: 'any', scope: 'volume:read', reach: projectFieldReach(isProjectReachable, ctx, 'query', 'project_id') },
     schema: { operationId: 'listVolumes', tags: ['volumes'], summary: 'Volumes the caller may see, newest first.', querystring: VolumeListQuery, response: { 200: VolumePage, ...errorResponses } },
-  }, async (request) => {
-    const q = request.query;
-    const page = q.page ?? 1;
-    const pageSize = q.page_size ?? 50;
-    const { count, results } = await listVolumesFor(ctx, principalOf(request), { projectId: q.project_id, status: q.status }, page, pageSize);
-    return pageOf(ctx.config, request, results, count, page, pageSize);
+    handler: async (request) => {
+      const q = request.query;
+      const page = q.page ?? 1;
+      const pageSize = q.page_size ?? 50;
+      const { count, results } = await listVolumesFor(ctx, principalOf(request), { projectId: q.project_id, status: q.status }, page, pageSize);
+      return pageOf(ctx.config, request, results, count, page, pageSize);
+    },
   });
 
   app.post('/volumes', {

@@ -40,6 +40,9 @@ export const VolumeActionBody = Type.Object(
   {
     os_action: Type.Union([Type.Literal('attach'), Type.Literal('detach'), Type.Literal('extend')]),
     vm_openstack_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'With attach: the VM, in the same project.' })),
+    vm_uuid: Type.Optional(Type.String({
+      minLength: 1, maxLength: 64, description: 'SimpleVM\'s name for vm_openstack_id (spec §8); giving both with different values is 400 invalid.',
+    })),
     size: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_VOLUME_GB, description: 'With extend: the new size in GB, larger than now.' })),
   },
   { $id: 'VolumeActionBody' },

@@ -46,7 +46,18 @@ export async function createVolume(ctx: AppContext, p: Principal, body: { projec
 export interface VolumeActionRequest {
   os_action: 'attach' | 'detach' | 'extend';
   vm_openstack_id?: string;
+  /** SimpleVM's name for vm_openstack_id (spec §8). */
+  vm_uuid?: string;
   size?: number;
+}
+
+/** The VM an attach names, by either of its names; both given must agree. */
+function vmToAttach(req: VolumeActionRequest): string | undefined {
+  const { vm_openstack_id: ours, vm_uuid: simplevms } = req;
+  if (ours !== undefined && simplevms !== undefined && ours !== simplevms) {
+    throw invalid('vm_uuid', 'vm_uuid and vm_openstack_id name the same VM; give one of them, or the same id in both.');
+  }
+  return ours ?? simplevms;
 }
 
 export async function changeVolume(ctx: AppContext, p: Principal, id: string, req: VolumeActionRequest | { os_action: 'delete' }): Promise<VolumeRow> {
@@ -58,14 +69,16 @@ export async function changeVolume(ctx: AppContext, p: Principal, id: string, re
     // the same), so two transactions never wait on each other in a circle.
     const unlocked = isPlausibleId(id) ? await findVolume(trx, reach, id) : undefined;
     if (!unlocked) throw notFound('No such volume.');
-    const vmToLock = req.os_action === 'attach' ? req.vm_openstack_id : req.os_action === 'detach' ? unlocked.attached_to : null;
+    // Known now (they never change), so that a refusal below is recorded against the volume.
+    e.subjectId = unlocked.owner_id;
+    e.projectId = unlocked.project_id;
+    const attachTo = req.os_action === 'attach' ? vmToAttach(req) : undefined;
+    const vmToLock = req.os_action === 'attach' ? attachTo : req.os_action === 'detach' ? unlocked.attached_to : null;
     const lockedVm = vmToLock ? await findVm(trx, reach, vmToLock, ctx.db.dialect) : undefined;
     const volume = (await findVolume(trx, reach, id, ctx.db.dialect)) ?? unlocked;
-    e.subjectId = volume.owner_id;
-    e.projectId = volume.project_id;
     const params: Record<string, unknown> = {};
     if (req.os_action === 'attach') {
-      if (!req.vm_openstack_id) throw invalid('vm_openstack_id', 'Name the VM to attach the volume to.');
+      if (!attachTo) throw invalid('vm_openstack_id', 'Name the VM to attach the volume to (vm_openstack_id, or vm_uuid).');
       const vm = lockedVm;
       if (!vm || vm.project_id !== volume.project_id) throw notFound('No such VM in the volume\'s project.');
       if (!vmIsSettled(vm)) {
