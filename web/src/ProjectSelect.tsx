@@ -1,7 +1,10 @@
 import type { ProjectSummary } from './api';
 
-/** A labelled project picker; `anyLabel` adds a first choice with the value ''. */
-export function ProjectSelect({ id, label, projects, value, onChange, anyLabel, required }: {
+/**
+ * A labelled project picker; `anyLabel` adds a first choice with the value '' (with `required`,
+ * a prompt the browser will not accept). `describedBy` and `invalid` tie a hint or an error to it.
+ */
+export function ProjectSelect({ id, label, projects, value, onChange, anyLabel, required, describedBy, invalid }: {
   id: string;
   label: string;
   projects: ProjectSummary[];
@@ -9,11 +12,20 @@ export function ProjectSelect({ id, label, projects, value, onChange, anyLabel, 
   onChange: (value: string) => void;
   anyLabel?: string;
   required?: boolean;
+  describedBy?: string;
+  invalid?: boolean;
 }) {
   return (
     <>
       <label htmlFor={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} required={required}>
+      <select
+        id={id}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        required={required}
+        aria-describedby={describedBy}
+        aria-invalid={invalid ? true : undefined}
+      >
         {anyLabel !== undefined ? <option value="">{anyLabel}</option> : null}
         {projects.map((p) => (
           <option key={p.id} value={String(p.id)}>

@@ -154,10 +154,16 @@ export function volumePageQuery(filter: ProjectFilter, page: number) {
   });
 }
 
-export const apiKeysQuery = queryOptions({
-  queryKey: [...keys.apiKeys, 'list'] as const,
-  queryFn: ({ signal }) => call(client.GET('/api/keys', { signal })),
-});
+/**
+ * The user's live keys: all of them, or with `projectId` those bound to that project. Both under
+ * keys.apiKeys, so every key write refreshes both lists.
+ */
+export const apiKeysQuery = (projectId?: number) =>
+  queryOptions({
+    queryKey: [...keys.apiKeys, 'list', projectId ?? 'all'] as const,
+    queryFn: ({ signal }) =>
+      call(projectId === undefined ? client.GET('/api/keys', { signal }) : client.GET('/api/projects/{id}/keys', { params: { path: { id: projectId } }, signal })),
+  });
 
 /** One page of the audit log: a superuser's is everyone's, anyone else's their own. */
 export function auditPageQuery(filter: AuditFilter, page: number) {

@@ -1,6 +1,6 @@
 // Building blocks shared by the pages: loading and error states, the address's query parameters,
-// paginated lists, dialogs, quota bars and formatting. Data loading is react-query's (queries.ts).
-import { type FormEvent, type ReactNode, useCallback, useEffect, useId, useRef } from 'react';
+// paginated lists, dialogs, tabs, quota bars and formatting. Data loading is react-query's (queries.ts).
+import { type FormEvent, type KeyboardEvent, type ReactNode, useCallback, useEffect, useId, useRef } from 'react';
 import { useSearchParams } from 'react-router';
 import type { ApiError } from './api';
 import { PAGE_SIZE } from './queries';
@@ -98,6 +98,59 @@ export function Dialog({ title, children, onCancel, onSubmit, submitLabel, busy,
         </div>
       </form>
     </dialog>
+  );
+}
+
+/**
+ * A tab strip and the selected tab's panel, as the WAI-ARIA tabs pattern has it: one Tab stop for
+ * the strip (the selected tab), the arrow keys, Home and End move between tabs and select them.
+ * Only the selected panel is rendered, so a tab's reads start when it is opened.
+ */
+export function Tabs<T extends string>({ label, tabs, selected, onSelect, children }: {
+  label: string;
+  tabs: readonly { id: T; label: string }[];
+  selected: T;
+  onSelect: (id: T) => void;
+  children: ReactNode;
+}) {
+  const ids = useId();
+  const buttons = useRef(new Map<T, HTMLButtonElement>());
+  const tabId = (id: T) => `${ids}-tab-${id}`;
+  const onKeyDown = (e: KeyboardEvent) => {
+    const at = tabs.findIndex((t) => t.id === selected);
+    const last = tabs.length - 1;
+    const to = ({ ArrowRight: at === last ? 0 : at + 1, ArrowLeft: at === 0 ? last : at - 1, Home: 0, End: last } as Record<string, number>)[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    onSelect(tabs[to].id);
+    buttons.current.get(tabs[to].id)?.focus();
+  };
+  return (
+    <>
+      <div role="tablist" aria-label={label} className="tabs" onKeyDown={onKeyDown}>
+        {tabs.map((t) => (
+          <button
+            key={t.id}
+            ref={(el) => {
+              if (el) buttons.current.set(t.id, el);
+              else buttons.current.delete(t.id);
+            }}
+            type="button"
+            role="tab"
+            id={tabId(t.id)}
+            aria-selected={t.id === selected}
+            aria-controls={t.id === selected ? `${ids}-panel` : undefined}
+            tabIndex={t.id === selected ? 0 : -1}
+            onClick={() => onSelect(t.id)}
+          >
+            {t.label}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`${ids}-panel`} aria-labelledby={tabId(selected)} className="tab-panel">
+        {children}
+      </div>
+    </>
   );
 }
 

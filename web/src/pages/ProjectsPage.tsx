@@ -1,9 +1,12 @@
-// Projects: the user's role in each, the members, and quota usage as bars.
+// Projects: the user's role in each, the members, and quota usage as bars; a project's page has
+// an Overview tab and an API Keys tab (the user's keys bound to the project, spec §6 and §8).
 import { useQuery } from '@tanstack/react-query';
-import { Link, useParams } from 'react-router';
+import { Link, useParams, useSearchParams } from 'react-router';
+import { ApiKeys } from '../ApiKeys';
 import type { Project } from '../api';
 import { projectQuery, projectsQuery } from '../queries';
-import { Empty, LoadError, Loading, QuotaBar, useTitle } from '../ui';
+import { useSession } from '../session';
+import { Empty, LoadError, Loading, QuotaBar, Tabs, useTitle } from '../ui';
 import { NotFoundPage } from './NotFoundPage';
 
 const roleText = (role: Project['role']) => (role === 'admin' ? 'Admin' : role === 'member' ? 'Member' : 'Not a member (superuser)');
@@ -65,9 +68,29 @@ export function ProjectPage() {
   return /^\d+$/.test(id) ? <ProjectDetail id={Number(id)} /> : <NotFoundPage />;
 }
 
+const PROJECT_TABS = [
+  { id: 'overview', label: 'Overview' },
+  { id: 'keys', label: 'API Keys' },
+] as const;
+type ProjectTab = (typeof PROJECT_TABS)[number]['id'];
+
 function ProjectDetail({ id }: { id: number }) {
   const project = useQuery(projectQuery(id));
   useTitle(project.data?.name ?? 'Project');
+  // The open tab is in the address (`?tab=keys`), so a link or a reload opens it again.
+  const [params, setParams] = useSearchParams();
+  const tab: ProjectTab = params.get('tab') === 'keys' ? 'keys' : 'overview';
+  const selectTab = (next: ProjectTab) =>
+    setParams(
+      (current) => {
+        const updated = new URLSearchParams(current);
+        if (next === 'overview') updated.delete('tab');
+        else updated.set('tab', next);
+        return updated;
+      },
+      // Switching tabs stays on the page: Back leaves it rather than stepping through the tabs.
+      { replace: true },
+    );
   return (
     <>
       <p className="breadcrumb">
@@ -80,38 +103,55 @@ function ProjectDetail({ id }: { id: number }) {
           <h1>{project.data.name}</h1>
           {project.data.description ? <p>{project.data.description}</p> : null}
           <p>Your role: {roleText(project.data.role)}</p>
-          <p className="links">
-            <Link to={`/vms?project=${id}`}>VMs of this project</Link> · <Link to={`/volumes?project=${id}`}>Volumes of this project</Link>
-          </p>
-          <section aria-labelledby="quota-title">
-            <h2 id="quota-title">Quota usage</h2>
-            <QuotaBars project={project.data} />
-          </section>
-          <section aria-labelledby="members-title">
-            <h2 id="members-title">Members</h2>
-            {project.data.members.length === 0 ? (
-              <p className="empty">This project has no members yet.</p>
-            ) : (
-              <table className="list">
-                <thead>
-                  <tr>
-                    <th scope="col">User</th>
-                    <th scope="col">Role</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {project.data.members.map((m) => (
-                    <tr key={m.username}>
-                      <th scope="row">{m.username}</th>
-                      <td>{roleText(m.role)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
-          </section>
+          <Tabs label={`Project ${project.data.name}`} tabs={PROJECT_TABS} selected={tab} onSelect={selectTab}>
+            {tab === 'keys' ? <ProjectKeys project={project.data} /> : <ProjectOverview project={project.data} />}
+          </Tabs>
         </>
       ) : null}
     </>
   );
+}
+
+function ProjectOverview({ project }: { project: Project }) {
+  return (
+    <>
+      <p className="links">
+        <Link to={`/vms?project=${project.id}`}>VMs of this project</Link> · <Link to={`/volumes?project=${project.id}`}>Volumes of this project</Link>
+      </p>
+      <section aria-labelledby="quota-title">
+        <h2 id="quota-title">Quota usage</h2>
+        <QuotaBars project={project} />
+      </section>
+      <section aria-labelledby="members-title">
+        <h2 id="members-title">Members</h2>
+        {project.members.length === 0 ? (
+          <p className="empty">This project has no members yet.</p>
+        ) : (
+          <table className="list">
+            <thead>
+              <tr>
+                <th scope="col">User</th>
+                <th scope="col">Role</th>
+              </tr>
+            </thead>
+            <tbody>
+              {project.members.map((m) => (
+                <tr key={m.username}>
+                  <th scope="row">{m.username}</th>
+                  <td>{roleText(m.role)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}
+
+/** The API Keys tab: for users the beta gate excludes, a sentence instead (spec §6: it says so rather than vanishing). */
+function ProjectKeys({ project }: { project: Project }) {
+  const { me } = useSession();
+  if (!me.api_keys_enabled) return <p className="empty">API keys are not available to you yet.</p>;
+  return <ApiKeys project={{ id: project.id, name: project.name }} />;
 }
