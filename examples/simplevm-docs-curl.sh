@@ -3,7 +3,7 @@
 # (deNBI/simplevm-user-docs, wiki/simple_vm/user_api_keys.md), in the order a script runs them:
 # list what the key reaches, start a VM, stop and resume it, make a volume, attach, detach and
 # extend it, delete it. Each `curl -X …` line is the documentation's line with its placeholders as
-# shell variables; test/simplevm-docs.test.ts runs every one of them, unchanged, against a real
+# shell variables (its generic "any other volume action" line aside); test/simplevm-docs.test.ts runs every one of them, unchanged, against a real
 # portal, and this whole script too.
 #
 # Left out: the documentation's research-environment VM create (`research_environment_backend.*`
@@ -67,29 +67,32 @@ curl -X GET "$SCHEME://$HOST/portal/api/projects/$PROJECT_ID/flavors/" -H "X-API
 echo
 curl -X GET "$SCHEME://$HOST/portal/api/projects/$PROJECT_ID/images/" -H "X-API-KEY: $KEY"
 echo
-curl -X GET "$SCHEME://$HOST/portal/api/projects/$PROJECT_ID/snapshots/images/" -H "X-API-KEY: $KEY"
-echo
 echo '# The VMs the key reaches'
 curl -X GET "$SCHEME://$HOST/portal/api/vms/by-api-key/" -H "X-API-KEY: $KEY"
 echo
+curl -X GET "$SCHEME://$HOST/portal/api/projects/$PROJECT_ID/snapshots/images/" -H "X-API-KEY: $KEY"
+echo
+echo '# The volumes the key reaches'
+curl -X GET "$SCHEME://$HOST/portal/api/volumes/by-api-key/" -H "X-API-KEY: $KEY"
+echo
 
 echo '# A new VM; then wait until it runs'
-VM=$(curl -X POST "$SCHEME://$HOST/portal/api/vms/" -H "X-API-KEY: $KEY" -d "project_id=$PROJECT_ID" -d "image_name=$IMAGE_NAME" -d "flavor_name=$FLAVOR_NAME" -d "vm_name=$VM_NAME")
+VM=$(curl -X POST "$SCHEME://$HOST/portal/api/vms/" -d "project_id=$PROJECT_ID" -d "image_name=$IMAGE_NAME" -d "flavor_name=$FLAVOR_NAME" -d "vm_name=$VM_NAME" -H "X-API-KEY: $KEY")
 echo "$VM"
 VM_ID=$(field "$VM" openstack_id)
 [ -n "$VM_ID" ] || { echo 'No VM was made.' >&2; exit 1; }
 wait_for "$SCHEME://$HOST/portal/api/vms/$VM_ID/" '"status":"ACTIVE"' '"task_state":null'
 
 echo '# Stop it, then resume it'
-curl -X POST "$SCHEME://$HOST/portal/api/vms/$VM_ID/action/" -H "X-API-KEY: $KEY" -d "os_action=stop"
+curl -X POST "$SCHEME://$HOST/portal/api/vms/$VM_ID/action/" -d "os_action=stop" -H "X-API-KEY: $KEY"
 echo
 wait_for "$SCHEME://$HOST/portal/api/vms/$VM_ID/" '"status":"SHUTOFF"' '"task_state":null'
-curl -X POST "$SCHEME://$HOST/portal/api/vms/$VM_ID/action/" -H "X-API-KEY: $KEY" -d "os_action=resume"
+curl -X POST "$SCHEME://$HOST/portal/api/vms/$VM_ID/action/" -d "os_action=resume" -H "X-API-KEY: $KEY"
 echo
 wait_for "$SCHEME://$HOST/portal/api/vms/$VM_ID/" '"status":"ACTIVE"' '"task_state":null'
 
 echo '# A 1 GB volume; then wait until it is available'
-VOLUME=$(curl -X POST "$SCHEME://$HOST/portal/api/volumes/" -H "X-API-KEY: $KEY" -d "project_id=$PROJECT_ID" -d "name=$VOLUME_NAME" -d "storage=1")
+VOLUME=$(curl -X POST "$SCHEME://$HOST/portal/api/volumes/" -H "X-API-KEY: $KEY" -d "project_id=$PROJECT_ID" -d "storage=1" -d "name=$VOLUME_NAME")
 echo "$VOLUME"
 VOLUME_ID=$(field "$VOLUME" openstack_id)
 [ -n "$VOLUME_ID" ] || { echo 'No volume was made.' >&2; exit 1; }
