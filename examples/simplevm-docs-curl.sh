@@ -6,8 +6,8 @@
 # shell variables (its generic "any other volume action" line aside); test/simplevm-docs.test.ts runs every one of them, unchanged, against a real
 # portal, and this whole script too.
 #
-# Left out: the documentation's research-environment VM create (`research_environment_backend.*`
-# fields on POST /portal/api/vms/), which this portal does not build yet.
+# The documentation's research-environment VM create (a JSON file with `research_environment_backend`)
+# is replayed by test/simplevm-docs.test.ts on its own.
 #
 # Run it with an API key bound to PROJECT_ID that has every scope (in the web app: the project's
 # page, tab API Keys):

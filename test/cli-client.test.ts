@@ -337,7 +337,7 @@ describe('simplevm client commands', { timeout: 60_000 }, () => {
   });
 
   it('exit status 2 for usage errors and for requests the API refuses as invalid', async () => {
-    failure(await cli(['vm']), EXIT.usage, /vm needs one of: list, show, create/);
+    failure(await cli(['vm']), EXIT.usage, /vm needs one of: list, show, ssh, create/);
     failure(await cli(['vm', 'frob']), EXIT.usage, /unknown command: vm frob/);
     failure(await cli(['vm', 'show']), EXIT.usage, /vm show takes VM/);
     failure(await cli(['vm', 'show', 'a', 'b']), EXIT.usage, /vm show takes VM/);
@@ -540,5 +540,29 @@ describe('simplevm client commands', { timeout: 60_000 }, () => {
       expect(text).not.toMatch(KEY_SHAPE);
       for (const key of [aliceKey, readOnlyKey]) expect(text).not.toContain(key.slice(13));
     }
+  });
+});
+
+describe('getting into a VM', () => {
+  it('vm show prints the ssh line; vm ssh runs ssh to the VM by id or name and exits with its status', async () => {
+    const created = json(await cli(['vm', 'create', 'sshable', '--project', String(lab.id), '--image', 'Ubuntu-22.04', '--flavor', 'de.NBI tiny', '--wait', '--json']));
+    const vm = (await server(`/api/vms/${created.openstack_id}/`)).data;
+    expect(vm.access.ssh.command).toBe(`ssh -i ~/.ssh/id_ed25519 ubuntu@${vm.fixed_ip}`);
+    const shown = await cli(['vm', 'show', vm.openstack_id]);
+    expect(shown.stdout).toMatch(new RegExp(`Connect\\s+ssh -i ~/\\.ssh/id_ed25519 ubuntu@${vm.fixed_ip.replaceAll('.', '\\.')}`));
+
+    // A stand-in for ssh that records its arguments and ends as told.
+    const argsFile = path.join(tmp.dir, 'ssh-args');
+    const fakeSsh = path.join(tmp.dir, 'fake-ssh');
+    fs.writeFileSync(fakeSsh, `#!/bin/sh\nprintf '%s\\n' "$@" > ${argsFile}\nexit \${FAKE_SSH_STATUS:-0}\n`, { mode: 0o755 });
+    for (const ref of [vm.openstack_id, 'sshable']) {
+      fs.rmSync(argsFile, { force: true });
+      const run = await cli(['vm', 'ssh', ref, '--identity', '/keys/mine'], { env: { SIMPLEVM_SSH: fakeSsh } });
+      expect(run.code, run.stderr).toBe(0);
+      expect(lines(fs.readFileSync(argsFile, 'utf8'))).toEqual(['-i', '/keys/mine', '-p', '22', `ubuntu@${vm.fixed_ip}`]);
+    }
+    const failed = await cli(['vm', 'ssh', 'sshable'], { env: { SIMPLEVM_SSH: fakeSsh, FAKE_SSH_STATUS: '255' } });
+    expect(failed.code).toBe(255);
+    failure(await cli(['vm', 'ssh', 'no-such-vm'], { env: { SIMPLEVM_SSH: fakeSsh } }), EXIT.notFound, /no VM no-such-vm/);
   });
 });

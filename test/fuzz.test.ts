@@ -74,7 +74,16 @@ const ROUTES: RouteSpec[] = [
   { method: 'DELETE', path: '/keys/{kid}', fields: [] },
   { method: 'POST', path: '/keys/{kid}/rotate', fields: ['overlap_hours'], valid: () => ({ overlap_hours: 1 }) },
   { method: 'POST', path: '/keys/revoke', fields: ['key'], valid: () => ({ key: 'svm_AAAAAAAA_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' }) },
+  // Public SSH keys on the profile (spec §9).
+  { method: 'GET', path: '/profile/ssh-keys', fields: [] },
+  {
+    method: 'POST', path: '/profile/ssh-keys', fields: ['name', 'public_key', 'generate'],
+    valid: () => ({ name: 'fuzz', public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAhs4Fdbzlsk+C0S/OKG9thTG73FMAotmgfCDjr8zvHV fuzz@example' }),
+  },
+  { method: 'DELETE', path: '/profile/ssh-keys/{kid}', fields: [] },
   { method: 'GET', path: '/audit', fields: [], query: () => ({ page: 1, page_size: 5, action: 'login' }) },
+  // Research environment templates (spec §9).
+  { method: 'GET', path: '/research-environments', fields: [] },
   { method: 'GET', path: '/projects', fields: [] },
   { method: 'GET', path: '/projects/{pid}', fields: [] },
   { method: 'GET', path: '/projects/{pid}/flavors', fields: [] },

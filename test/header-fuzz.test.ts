@@ -54,6 +54,8 @@ const TARGETS = [
   { method: 'POST', url: '/api/vms/', body: () => ({ project_id: projectId, image_name: 'Debian-12', flavor_name: 'de.NBI tiny', vm_name: 'fuzz' }) },
   { method: 'POST', url: '/api/keys/revoke/', body: () => ({ key }) },
   { method: 'GET', url: '/healthz' },
+  // The research environment proxy judges credentials itself (spec §9): a session, never a key.
+  { method: 'GET', url: '/resenv/00000000-0000-4000-8000-000000000000/' },
 ] as const;
 
 describe('fuzzing the headers the portal parses', () => {

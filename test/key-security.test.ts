@@ -41,6 +41,7 @@ interface Row {
 const ROUTES: Row[] = [
   { method: 'GET', path: () => '/api/auth/me', scope: null, on: 'caller', ok: 200 },
   { method: 'GET', path: () => '/api/audit/', scope: null, on: 'caller', ok: 200 },
+  { method: 'GET', path: () => '/api/research-environments/', scope: null, on: 'caller', ok: 200 },
   { method: 'GET', path: () => '/api/projects/', scope: 'project:read', on: 'project-list', ok: 200 },
   { method: 'GET', path: () => '/api/projects/by-api-key/', scope: 'project:read', on: 'project-list', ok: 200 },
   { method: 'GET', path: (w) => `/api/projects/${w.project}/`, scope: 'project:read', on: 'project', ok: 200 },
@@ -75,6 +76,7 @@ const NOT_FOR_KEYS = [
   'POST /api/auth/login', 'POST /api/auth/logout',
   'GET /api/auth/oidc', 'GET /api/auth/oidc/login', 'GET /api/auth/oidc/callback', 'GET /api/auth/oidc/end-session',
   'GET /api/keys', 'POST /api/keys', 'DELETE /api/keys/{id}', 'POST /api/keys/{id}/rotate', 'POST /api/keys/revoke', 'GET /api/projects/{id}/keys',
+  'GET /api/profile/ssh-keys', 'POST /api/profile/ssh-keys', 'DELETE /api/profile/ssh-keys/{id}',
 ];
 
 /** A row's route as the OpenAPI document names it: `GET /api/vms/{openstack_id}`. */

@@ -51,8 +51,8 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
       ]));
       const images = (await t.http.get(`/api/projects/${projectId}/images/`, { as: user.session })).data;
       expect(images).toEqual(expect.arrayContaining([
-        { name: 'Ubuntu-22.04', tags: ['ubuntu', 'jammy', 'lts'] },
-        { name: 'Debian-12', tags: ['debian', 'bookworm'] },
+        { name: 'Ubuntu-22.04', tags: ['ubuntu', 'jammy', 'lts'], resenv_template_name: null },
+        { name: 'Debian-12', tags: ['debian', 'bookworm'], resenv_template_name: null },
       ]));
       expect(new Set(images.map((i: { name: string }) => i.name)).size).toBe(images.length);
     });

@@ -237,7 +237,7 @@ describe('faults: retries with backoff, then a clear error', () => {
     const image = [...fake.images.values()].find((i) => i.status === 'active')!;
     const network = fake.networks[0].id;
     fake.inject({ service: 'compute', method: 'POST', path: /\/servers$/, kind: 'drop-after', times: 1 });
-    const err = await failure(nova.createServer({ name: 'lost-answer', imageRef: image.id, flavorRef: flavor.id, networkId: network, metadata: { simplevm_id: 'lost-1' } }));
+    const err = await failure(nova.createServer({ name: 'lost-answer', imageRef: image.id, flavorRef: flavor.id, networkId: network, metadata: { simplevm_id: 'lost-1' }, userData: '#cloud-config\n{}\n', keyName: null }));
     expect(err).toBeInstanceOf(OpenStackUnavailableError);
     expect(fake.serverTagged('lost-1')).toHaveLength(1);
     expect((await nova.findServersByName('lost-answer')).map((s) => s.metadata.simplevm_id)).toEqual(['lost-1']);

@@ -2,7 +2,7 @@
 // it offers, what it sends Nova/Cinder/Glance (metadata tags, network, images), that each request is
 // safe to repeat (the worker repeats after a crash), and how refusals and vanished objects read back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OpenStackProvider } from '../src/server/cloud/openstack/openstack.provider.js';
+import { OpenStackProvider, keypairName } from '../src/server/cloud/openstack/openstack.provider.js';
 import type { CloudServer, CloudVolume } from '../src/server/cloud/provider.js';
 import { loadConfig } from '../src/server/config.js';
 import { type Db, openDatabase } from '../src/server/db/index.js';
@@ -56,10 +56,12 @@ const volumeIs = (p: OpenStackProvider, id: string, pred: (v: CloudVolume) => bo
   });
 
 const META = { simplevm_project_id: '7', simplevm_owner: 'alice' };
+/** No keys, and the smallest user data. */
+const BOOT = { userData: '#cloud-config\n{}\n', keys: [] };
 
 async function activeServer(p: OpenStackProvider, name = 'vm'): Promise<string> {
   const id = portalId();
-  await p.createServer({ id, name, imageName: 'Ubuntu-22.04', flavorName: 'de.NBI tiny', metadata: META });
+  await p.createServer({ id, name, imageName: 'Ubuntu-22.04', flavorName: 'de.NBI tiny', metadata: META, ...BOOT });
   await serverIs(p, id, (s) => s.status === 'ACTIVE' && s.taskState === null);
   return id;
 }
@@ -83,7 +85,7 @@ describe('catalog', () => {
     const p = provider({ SIMPLEVM_OS_IMAGE_TAG: 'lts' });
     expect((await p.listImages()).map((i) => i.name)).toEqual(['Ubuntu-22.04', 'Ubuntu-24.04']);
     const id = portalId();
-    await p.createServer({ id, name: 'untagged', imageName: 'Debian-12', flavorName: 'de.NBI tiny', metadata: META });
+    await p.createServer({ id, name: 'untagged', imageName: 'Debian-12', flavorName: 'de.NBI tiny', metadata: META, ...BOOT });
     expect(await p.getServer(id)).toMatchObject({ status: 'ERROR', fault: 'Cannot create the server: the cloud has no active image named "Debian-12" tagged lts' });
   });
 
@@ -98,6 +100,34 @@ describe('catalog', () => {
 });
 
 describe('what the cloud is asked', () => {
+  it('gives the server its user data base64-encoded, and each public key as a key pair imported once', async () => {
+    const p = provider();
+    const keys = [
+      { fingerprint: 'SHA256:first', public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBXNzd2yLnDOq2aT6Mpk8pvMgzNv6qJ5ZxPzqj1jGZ9k one' },
+      { fingerprint: 'SHA256:second', public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh9bb2tq6Z8Qm7Xk4k0vG8f1n0mZ3aNnC2lQ8o2cS0R two' },
+    ];
+    const userData = '#cloud-config\nssh_authorized_keys:\n  - one\nruncmd:\n  - [echo, "é"]\n';
+    const ids = [portalId(), portalId()];
+    for (const [i, id] of ids.entries()) {
+      await p.createServer({ id, name: `keyed-${i}`, imageName: 'Ubuntu-22.04', flavorName: 'de.NBI tiny', metadata: META, userData, keys });
+      await serverIs(p, id, (s) => s.status === 'ACTIVE');
+    }
+    for (const id of ids) {
+      const [server] = fake.serverTagged(id);
+      expect(Buffer.from(server.userData ?? '', 'base64').toString('utf8')).toBe(userData);
+      expect(server.keyName).toBe(keypairName('SHA256:first'));
+    }
+    const pairs = [...fake.keypairs.values()].filter((k) => keys.some((key) => key.public_key === k.publicKey));
+    expect(pairs.map((k) => k.name).sort()).toEqual([keypairName('SHA256:first'), keypairName('SHA256:second')].sort());
+  });
+
+  it('reads an image\'s login user from its default_user property', async () => {
+    fake.addImage({ name: 'Rocky-9', tags: [], status: 'active', visibility: 'public', owner: 'b0ef1c8e2ba94bb58f2b5e2a5e2a5e2a', created: Date.now(), properties: { default_user: 'rocky' } });
+    const images = await provider().listImages();
+    expect(images.find((i) => i.name === 'Rocky-9')?.defaultUser).toBe('rocky');
+    expect(images.find((i) => i.name === 'Ubuntu-22.04')?.defaultUser).toBeNull();
+  });
+
   it('tags a server with the portal\'s project, owner and id, on the configured network', async () => {
     const p = provider();
     const id = await activeServer(p, 'tagged');
@@ -115,7 +145,7 @@ describe('what the cloud is asked', () => {
     for (const [network, why] of [['shared-twin', 'names 2 networks'], ['nowhere', 'names no network']]) {
       const p = provider({ SIMPLEVM_OS_NETWORK: network });
       const refused = portalId();
-      await p.createServer({ id: refused, name: 'netless', imageName: 'Ubuntu-22.04', flavorName: 'de.NBI tiny', metadata: META });
+      await p.createServer({ id: refused, name: 'netless', imageName: 'Ubuntu-22.04', flavorName: 'de.NBI tiny', metadata: META, ...BOOT });
       expect((await p.getServer(refused))?.fault).toContain(`SIMPLEVM_OS_NETWORK ${why} ("${network}")`);
       expect(fake.serverTagged(refused)).toEqual([]);
     }
@@ -132,10 +162,10 @@ describe('what the cloud is asked', () => {
     // A catalog image of the same name elsewhere does not get in the way.
     fake.addImage({ name: 'golden', tags: [], status: 'active', visibility: 'public', owner: 'someone-else', created: Date.now() + 1000, properties: {} });
     const restored = portalId();
-    await p.createServer({ id: restored, name: 'restored', imageName: 'golden', flavorName: 'de.NBI tiny', metadata: META });
+    await p.createServer({ id: restored, name: 'restored', imageName: 'golden', flavorName: 'de.NBI tiny', metadata: META, ...BOOT });
     expect(fake.serverTagged(restored)[0].imageId).toBe(image.id);
     const elsewhere = portalId();
-    await p.createServer({ id: elsewhere, name: 'elsewhere', imageName: 'golden', flavorName: 'de.NBI tiny', metadata: { ...META, simplevm_project_id: '8' } });
+    await p.createServer({ id: elsewhere, name: 'elsewhere', imageName: 'golden', flavorName: 'de.NBI tiny', metadata: { ...META, simplevm_project_id: '8' }, ...BOOT });
     expect(fake.serverTagged(elsewhere)[0].imageId).not.toBe(image.id);
   });
 
@@ -147,7 +177,7 @@ describe('what the cloud is asked', () => {
     await until('snapshot', async () => (await p.getSnapshotImage(snap))?.status === 'active');
     const image = [...fake.images.values()].find((i) => i.properties.simplevm_id === snap)!;
     const booted = portalId();
-    await p.createServer({ id: booted, name: 'from-snapshot', imageName: 'short-lived', flavorName: 'de.NBI tiny', metadata: META });
+    await p.createServer({ id: booted, name: 'from-snapshot', imageName: 'short-lived', flavorName: 'de.NBI tiny', metadata: META, ...BOOT });
     await serverIs(p, booted, (s) => s.status === 'ACTIVE');
     expect(fake.serverTagged(booted)[0].imageId).toBe(image.id);
 
@@ -167,7 +197,7 @@ describe('every request is safe to repeat', () => {
   it('server: create, stop, start, reboot and delete asked twice do it once and throw nothing', async () => {
     const p = provider();
     const id = portalId();
-    const req = { id, name: 'twice', imageName: 'Debian-12', flavorName: 'de.NBI small', metadata: META };
+    const req = { id, name: 'twice', imageName: 'Debian-12', flavorName: 'de.NBI small', metadata: META, ...BOOT };
     await p.createServer(req);
     await p.createServer(req);
     await serverIs(p, id, (s) => s.status === 'ACTIVE' && s.taskState === null);
@@ -271,9 +301,9 @@ describe('refusals and vanished objects', () => {
   it('records a refused create once and reads it back as ERROR; after a delete it is gone', async () => {
     const p = provider();
     const id = portalId();
-    await p.createServer({ id, name: 'nope', imageName: 'No-Such-Image', flavorName: 'de.NBI tiny', metadata: META });
+    await p.createServer({ id, name: 'nope', imageName: 'No-Such-Image', flavorName: 'de.NBI tiny', metadata: META, ...BOOT });
     const mark = fake.log.length;
-    await p.createServer({ id, name: 'nope', imageName: 'No-Such-Image', flavorName: 'de.NBI tiny', metadata: META });
+    await p.createServer({ id, name: 'nope', imageName: 'No-Such-Image', flavorName: 'de.NBI tiny', metadata: META, ...BOOT });
     expect(fake.log.length).toBe(mark);
     expect(await p.getServer(id)).toEqual({ id, status: 'ERROR', taskState: null, fixedIp: null, fault: 'Cannot create the server: the cloud has no active image named "No-Such-Image"' });
     await p.deleteServer(id);

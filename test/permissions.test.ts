@@ -256,6 +256,23 @@ const ROUTES: RouteRow[] = [
     },
   },
   {
+    route: 'GET /api/research-environments/',
+    method: 'GET',
+    url: () => '/api/research-environments/',
+    auth: 'any',
+    cases: {
+      '200 the templates (built in here), for a session and for a key of any scope (spec §9)': async () => {
+        const k = await t.factory.key(w.m1, { scopes: ['volume:read'] });
+        for (const as of [w.m1.session, w.outsider.session, { key: k.key }, { bearer: k.key }]) {
+          const res = await t.http.get('/api/research-environments/', { as });
+          expect(res.statusCode, res.body).toBe(200);
+          expect(res.data.map((e: { template: string }) => e.template)).toEqual(['rstudio', 'jupyterlab', 'theia', 'vscode', 'guacamole']);
+          expect(res.data[0]).toEqual({ template: 'rstudio', title: 'RStudio', description: expect.any(String), port: 8787, image_tag: 'resenv-rstudio' });
+        }
+      },
+    },
+  },
+  {
     route: 'GET /api/projects/',
     method: 'GET',
     url: () => '/api/projects/',
@@ -425,6 +442,73 @@ const ROUTES: RouteRow[] = [
       '404 not_found: no such project, or one out of reach': async () => {
         expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/keys/`, { as: w.su.session }), 404, 'not_found');
         expectError(await t.http.get(`/api/projects/${w.q.id}/keys/`, { as: w.m1.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/profile/ssh-keys/',
+    method: 'GET',
+    url: () => '/api/profile/ssh-keys/',
+    auth: 'session',
+    cases: {
+      '200 the caller\'s own public SSH keys, and no one else\'s (spec §9)': async () => {
+        const mine = await t.http.post('/api/profile/ssh-keys/', { as: w.m2.session, body: { name: unique('ssh'), generate: true } });
+        expect(mine.statusCode, mine.body).toBe(201);
+        const res = await t.http.get('/api/profile/ssh-keys/', { as: w.m2.session });
+        expect(res.statusCode).toBe(200);
+        expect(res.data).toContainEqual({ id: mine.data.id, name: mine.data.name, type: 'ssh-ed25519', fingerprint: mine.data.fingerprint, created_at: mine.data.created_at });
+        for (const u of [w.m1, w.admin, w.su]) {
+          const theirs = await t.http.get('/api/profile/ssh-keys/', { as: u.session });
+          expect(theirs.data.map((k: { id: number }) => k.id)).not.toContain(mine.data.id);
+        }
+      },
+    },
+  },
+  {
+    route: 'POST /api/profile/ssh-keys/',
+    method: 'POST',
+    url: () => '/api/profile/ssh-keys/',
+    auth: 'session',
+    body: () => ({ name: unique('ssh'), generate: true }),
+    cases: {
+      '201 a generated key pair (the private key this once), and a pasted key (JSON and form)': async () => {
+        const made = await t.http.post('/api/profile/ssh-keys/', { as: w.m1.session, body: { name: 'laptop', generate: true } });
+        expect(made.statusCode, made.body).toBe(201);
+        expect(made.data).toMatchObject({ name: 'laptop', type: 'ssh-ed25519', fingerprint: expect.stringMatching(/^SHA256:/), private_key: expect.stringContaining('OPENSSH PRIVATE KEY') });
+        for (const [form, u] of [[false, w.m2], [true, w.admin]] as const) {
+          const pasted = await t.http.post('/api/profile/ssh-keys/', { as: u.session, form, body: { name: 'pasted', public_key: made.data.public_key } });
+          expect(pasted.statusCode, pasted.body).toBe(201);
+          expect(pasted.data).toMatchObject({ type: 'ssh-ed25519', fingerprint: made.data.fingerprint });
+          expect(pasted.data.private_key).toBeUndefined();
+        }
+      },
+      '400 invalid: a malformed or duplicate key, no key, a bad name': async () => {
+        const made = await t.http.post('/api/profile/ssh-keys/', { as: w.m1.session, body: { name: unique('ssh'), generate: true } });
+        const bad: [Record<string, unknown>, string][] = [
+          [{ name: 'k', public_key: 'ssh-ed25519 AAAA' }, 'public_key'],
+          [{ name: 'k', public_key: made.data.public_key }, 'public_key'],
+          [{ name: 'k' }, 'public_key'],
+          [{ name: '', generate: true }, 'name'],
+          [{ name: 'tab\there', generate: true }, 'name'],
+          [{ name: 'n'.repeat(101), generate: true }, 'name'],
+        ];
+        for (const [body, field] of bad) expectInvalid(await t.http.post('/api/profile/ssh-keys/', { as: w.m1.session, body }), field);
+      },
+    },
+  },
+  {
+    route: 'DELETE /api/profile/ssh-keys/{id}/',
+    method: 'DELETE',
+    url: () => '/api/profile/ssh-keys/1/',
+    auth: 'session',
+    cases: {
+      '204, then 404; another user\'s key is 404 and stays': async () => {
+        const made = await t.http.post('/api/profile/ssh-keys/', { as: w.m2.session, body: { name: unique('ssh'), generate: true } });
+        for (const u of [w.m1, w.admin, w.su]) expectError(await t.http.delete(`/api/profile/ssh-keys/${made.data.id}/`, { as: u.session }), 404, 'not_found');
+        const res = await t.http.delete(`/api/profile/ssh-keys/${made.data.id}/`, { as: w.m2.session });
+        expect(res.statusCode).toBe(204);
+        expect(res.body).toBe('');
+        expectError(await t.http.delete(`/api/profile/ssh-keys/${made.data.id}/`, { as: w.m2.session }), 404, 'not_found');
       },
     },
   },

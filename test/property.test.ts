@@ -254,6 +254,7 @@ const FINGERPRINT = `select
   (select max(id) from api_keys) as last_key,
   (select min(expires_at) from api_keys where deleted_at is null) as first_key_expiry,
   (select count(*) from sessions) as sessions,
+  (select count(*) from ssh_keys) as ssh_keys,
   (select count(*) from transitions) as transitions,
   (select count(*) from transition_history) as history,
   (select count(*) from users) as users`;

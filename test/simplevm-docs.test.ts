@@ -6,15 +6,16 @@
 // project and every scope, waiting between steps as a script would (polling GET with curl), and
 // each answer's status and key fields checked; last, the whole script runs to its end.
 //
-// Left out, as in the script: the documentation's research-environment VM create
-// (`research_environment_backend.*`), which this portal does not build yet.
+// The documentation's research-environment VM create (a JSON file with
+// `research_environment_backend`) is replayed by its own test at the end.
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimulatedProvider } from '../src/server/cloud/simulated/simulated.provider.js';
 import { type TestPortal, type TestUser, buildTestApp, unique } from './helpers.js';
 import { tempDir } from './process.js';
 
@@ -26,8 +27,8 @@ const SCRIPT = path.join(ROOT, 'examples', 'simplevm-docs-curl.sh');
  * order, with its placeholders named as the script's variables: `simplevm.denbi.de` → HOST,
  * YOUR_API_KEY → KEY, YOUR_PROJECT_ID → PROJECT_ID, YOUR_VM_UUID → VM_ID, YOUR_VOLUME_UUID →
  * VOLUME_ID, YOUR_IMAGE_NAME → IMAGE_NAME, …; YOUR_VOLUME_STORAGE and EXTEND_SIZE are 1 and 2.
- * Left out: its generic "any other action on a volume" line (a template, not a call) and the
- * research-environment create, which this portal does not build yet.
+ * Left out: its generic "any other action on a volume" line (a template, not a call); the
+ * research-environment create (a JSON file) is replayed by its own test below.
  */
 const DOCS = [
   'curl -X GET https://HOST/portal/api/projects/by-api-key/ -H "X-API-KEY: KEY"',
@@ -305,5 +306,37 @@ describe('SimpleVM\'s documented curl lines (examples/simplevm-docs-curl.sh)', {
     const [, vmId, volumeId] = done!;
     expect((await t.http.get(`/api/vms/${vmId}/`, { as: user.session })).data).toMatchObject({ name: 'docs-script-vm', status: 'ACTIVE', project_id: project.id });
     expect((await t.http.get(`/api/volumes/${volumeId}/`, { as: user.session })).statusCode).toBe(404);
+  });
+});
+
+describe('the research-environment VM create', () => {
+  it('runs as the documentation writes it (a JSON file, template from resenv_template_name), and as the API tutorial does (form fields)', async () => {
+    const images = (await t.http.get(`/api/projects/${project.id}/images/`, { as: { key } })).data as { name: string; resenv_template_name: string | null }[];
+    const image = images.find((i) => i.resenv_template_name !== null);
+    expect(image).toBeDefined();
+    // The documentation's file, its placeholders filled in.
+    const file = path.join(tmp.dir, 'resenv-vm.json');
+    writeFileSync(file, JSON.stringify({
+      project_id: project.id, image_name: image!.name, flavor_name: 'de.NBI tiny', vm_name: 'resenv-doc',
+      research_environment_backend: { create_only: true, template: image!.resenv_template_name, user_path: 'mypath' },
+    }, null, 4));
+    // The documentation's line (its `portak` typo read as portal).
+    const docs = `curl -H 'Content-Type: application/json' -X POST http://${host}/portal/api/vms/ -d '@${file}' -H "X-API-KEY: ${key}"`;
+    const made = reply((await sh(`${docs} -sS --max-time 20 -w '\\n%{http_code}'`, {})).stdout);
+    expect(made.status, made.text).toBe(201);
+    expect(made.data).toMatchObject({ name: 'resenv-doc', research_environment: image!.resenv_template_name });
+
+    // SimpleVM's API tutorial (SimpleVM/apiWorkshop): dotted form fields and the script from a file.
+    const script = path.join(tmp.dir, 'data.sh');
+    writeFileSync(script, '#!/bin/bash\necho "data & more" > ~/DRR127583_1.fastq.gz\n');
+    const workshop = `curl -v -X POST http://${host}/portal/api/vms/ -d 'project_id=${project.id}' -d 'image_name=${image!.name}' -d 'flavor_name=de.NBI tiny' `
+      + `-d 'vm_name=script-vmfile' -d 'research_environment_backend.create_only=true' -d 'research_environment_backend.template=${image!.resenv_template_name}' `
+      + `-d 'research_environment_backend.user_path=mypath' --data-urlencode "additional_script@${script}" -H "X-API-KEY: ${key}"`;
+    const tutorial = reply((await sh(`${workshop} -sS --max-time 20 -w '\\n%{http_code}'`, {})).stdout);
+    expect(tutorial.status, tutorial.text).toBe(201);
+    const vm = await t.factory.waitFor({ key }, `/api/vms/${tutorial.data.openstack_id}/`, (d) => d.status === 'ACTIVE');
+    expect(vm.access.research_environment).toEqual({ template: image!.resenv_template_name, url: `/resenv/${vm.openstack_id}/` });
+    const boot = await (t.ctx.cloud as SimulatedProvider).serverBoot(vm.openstack_id);
+    expect(boot?.userData).toContain('echo "data & more" > ~/DRR127583_1.fastq.gz');
   });
 });

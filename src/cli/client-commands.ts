@@ -8,6 +8,7 @@
 // SIMPLEVM_URL / SIMPLEVM_API_KEY, then the config file that `simplevm login` writes (mode 0600;
 // SIMPLEVM_CONFIG, or $XDG_CONFIG_HOME/simplevm/config.json, or ~/.config/simplevm/config.json).
 // The key is sent, never printed: not in tables, JSON, progress or error messages.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -136,6 +137,7 @@ interface Options {
   hard?: boolean;
   description?: string;
   action?: string;
+  identity?: string;
 }
 
 interface Ctx {
@@ -255,9 +257,37 @@ function vmDetails(ctx: Ctx, vm: Vm): string {
     ['IP', vm.fixed_ip],
     ['Volumes', vm.volumes.length ? vm.volumes : null],
   ];
+  if (vm.ssh_keys.length) fields.push(['SSH keys', vm.ssh_keys]);
+  if (vm.research_environment) fields.push(['Environment', vm.research_environment]);
+  // How to get in (spec §9): the line to copy, and where the research environment opens.
+  if (vm.access?.ssh) fields.push(['Connect', vm.access.ssh.command, ctx.p.bold]);
+  if (vm.access?.research_environment) fields.push(['Open', new URL(vm.access.research_environment.url, `${ctx.url}/`).href]);
   if (vm.fault) fields.push(['Fault', vm.fault, ctx.p.red]);
   fields.push(['Created', vm.created_at], ['Updated', vm.updated_at]);
   return details(fields, ctx.p);
+}
+
+/** A VM by its openstack_id, or else by its exact name among the VMs the key can see. */
+async function findVmByIdOrName(ctx: Ctx, ref: string): Promise<Vm> {
+  const byId = await ctx.client.GET('/api/vms/{openstack_id}', { params: { path: { openstack_id: ref } } });
+  if (byId.data) return byId.data;
+  if (byId.response.status !== 404) throw toApiError(byId.response.status, byId.error);
+  const page = await api(ctx, ctx.client.GET('/api/vms', { params: { query: { text: ref, page_size: 500 } } }));
+  const named = page.results.filter((v) => v.name === ref);
+  if (named.length === 1) return named[0];
+  if (named.length > 1) throw new CliError(EXIT.usage, `${named.length} VMs are named ${clean(ref)}: give the id (simplevm vm list --text ${clean(ref)})`);
+  throw new CliError(EXIT.notFound, `no VM ${clean(ref)}`);
+}
+
+/** `vm ssh`: runs ssh to the VM as its access says (the gateway's port, the image's user); exits with ssh's status. */
+async function vmSsh(ctx: Ctx): Promise<void> {
+  const vm = await findVmByIdOrName(ctx, ctx.args[0]);
+  const ssh = vm.access?.ssh;
+  if (!ssh) throw new CliError(EXIT.conflict, `VM ${clean(vm.name)} cannot be reached yet (status ${clean(vm.status)}${vm.fixed_ip ? '' : ', no address'})`);
+  const args = [...(ctx.values.identity ? ['-i', String(ctx.values.identity)] : []), '-p', String(ssh.port), `${ssh.user}@${ssh.host}`];
+  const run = spawnSync(ctx.io.env.SIMPLEVM_SSH ?? 'ssh', args, { stdio: 'inherit', env: ctx.io.env as NodeJS.ProcessEnv });
+  if (run.error) throw new CliError(EXIT.failed, `could not run ssh: ${run.error.message}`);
+  if (run.status !== 0) throw new CliError(run.status ?? EXIT.failed, `ssh ended with status ${run.status ?? run.signal}`);
 }
 
 const VM_COLUMNS = (ctx: Ctx): Column<Vm>[] => [
@@ -631,6 +661,7 @@ const OPTIONS: OptionTable = {
   hard: { flags: '--hard', description: 'power the VM off and on instead of restarting its system' },
   description: { flags: '--description <TEXT>', description: 'what the snapshot is for' },
   action: { flags: '--action <ACTION>', description: 'only events of this action, e.g. vm.create' },
+  identity: { flags: '--identity <FILE>', description: 'the private key for ssh (else ssh\'s own choice: ~/.ssh/id_ed25519, id_rsa, …)' },
 };
 
 const COMMON = ['url', 'api-key', 'json'];
@@ -683,7 +714,8 @@ const COMMANDS: CommandSpec[] = [
   command('project flavors', ['PROJECT'], [], "the flavors a project's VMs can have", (ctx) => projectCommand(ctx, 'flavors')),
   command('project images', ['PROJECT'], [], "the images a project's VMs can start from, its active snapshots included", (ctx) => projectCommand(ctx, 'images')),
   command('vm list', [], ['project', 'status', 'text', 'owner', 'id', ...LISTING], 'VMs the key can see, a page at a time (DELETED ones only with --status DELETED)', (ctx) => vmCommand(ctx, 'list')),
-  command('vm show', ['VM'], [], 'a VM: every field', (ctx) => vmCommand(ctx, 'show')),
+  command('vm show', ['VM'], [], 'a VM: every field, and how to connect to it', (ctx) => vmCommand(ctx, 'show')),
+  command('vm ssh', ['VM'], ['identity'], 'connect to a VM (by id or name) with ssh, through the site\'s gateway when it has one', vmSsh),
   command('vm create', ['NAME'], ['image', 'flavor', 'project', ...WAIT], 'start a new VM', (ctx) => vmCommand(ctx, 'create'), { required: ['image', 'flavor'] }),
   command('vm stop', ['VM'], WAIT, 'power a VM off (ACTIVE → SHUTOFF)', (ctx) => vmCommand(ctx, 'stop')),
   command('vm resume', ['VM'], WAIT, 'power a stopped VM on (SHUTOFF → ACTIVE)', (ctx) => vmCommand(ctx, 'resume')),

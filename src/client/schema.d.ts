@@ -203,6 +203,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/profile/ssh-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your public SSH keys, oldest first; each goes into every VM you create. Web session only. */
+        get: operations["listSshKeys"];
+        put?: never;
+        /** Add a public SSH key (`public_key`), or have an ed25519 key pair made (`generate=true`): then the response holds the private key, this once. A malformed, too weak or duplicate key is 400 invalid. Web session only. */
+        post: operations["createSshKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profile/ssh-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one of your SSH keys; VMs made before keep it. Web session only. */
+        delete: operations["deleteSshKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects": {
         parameters: {
             query?: never;
@@ -528,6 +563,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/research-environments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The research environment templates a VM can be created with (any authenticated caller; no scope needed). */
+        get: operations["listResearchEnvironments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys/revoke": {
         parameters: {
             query?: never;
@@ -605,6 +657,29 @@ export interface components {
             /** @description The key itself: shown in this response only, never again. Store it now. */
             key: string;
         };
+        SshKey: {
+            id: number;
+            /** @description The name you gave the key; its comment in the VMs it is put into. */
+            name: string;
+            /** @description One of ssh-ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa. */
+            type: string;
+            /** @description As `ssh-keygen -l` prints it: `SHA256:` and the unpadded base64 of the key's SHA-256. */
+            fingerprint: string;
+            created_at: string;
+        };
+        SshKeyCreated: {
+            id: number;
+            name: string;
+            /** @description One of ssh-ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa. */
+            type: string;
+            /** @description As `ssh-keygen -l` prints it: `SHA256:` and the unpadded base64 of the key's SHA-256. */
+            fingerprint: string;
+            created_at: string;
+            /** @description The OpenSSH line put into VMs: type, key data and the name as comment. */
+            public_key: string;
+            /** @description With generate=true only: the private key in OpenSSH format, without passphrase (save it with mode 0600; `ssh -i FILE`). Shown in this response only; the portal never stores it. */
+            private_key?: string;
+        };
         ProjectSummary: {
             id: number;
             name: string;
@@ -649,6 +724,8 @@ export interface components {
         Image: {
             name: string;
             tags: string[];
+            /** @description The research environment the image comes with: the template (GET /api/research-environments/) whose image_tag is among its tags; null for none. */
+            resenv_template_name: string | null;
         };
         Vm: {
             openstack_id: string;
@@ -667,6 +744,29 @@ export interface components {
             fault: string | null;
             /** @description openstack_ids of the attached volumes. */
             volumes: string[];
+            /** @description The `SHA256:` fingerprints of the public SSH keys put into the VM at creation. */
+            ssh_keys: string[];
+            /** @description The research environment template the VM was created with (GET /api/research-environments/), or null. */
+            research_environment: string | null;
+            /** @description How to get into the VM: null until it is ACTIVE. */
+            access: {
+                /** @description Null when the VM has no address yet. */
+                ssh: {
+                    /** @description The login user: the image's default_user, else ubuntu. */
+                    user: string;
+                    /** @description The site's SSH gateway (SIMPLEVM_SSH_GATEWAY), else the VM's own address. */
+                    host: string;
+                    /** @description Through the gateway: SIMPLEVM_SSH_PORT_BASE + 256 × the third + the fourth octet of the fixed IP; else 22. */
+                    port: number;
+                    /** @description The ssh line to run. */
+                    command: string;
+                } | null;
+                research_environment: {
+                    template: string;
+                    /** @description The portal's proxy to it: /resenv/{openstack_id}/ (on SIMPLEVM_PUBLIC_URL when set); a web session opens it. */
+                    url: string;
+                } | null;
+            } | null;
             created_at: string;
             updated_at: string;
         };
@@ -710,6 +810,17 @@ export interface components {
             object_id: string | null;
             ip: string | null;
             outcome: "success" | "failure";
+        };
+        /** @description A research environment template: a web IDE or desktop that a VM can run, opened in the browser through the portal. */
+        ResearchEnvironment: {
+            /** @description The name to create a VM with (`research_environment_backend.template`). */
+            template: string;
+            title: string;
+            description: string;
+            /** @description The port the environment listens on inside the VM; the portal forwards /resenv/{openstack_id}/ to it. */
+            port: number;
+            /** @description Images with this tag come with the environment (their `resenv_template_name`). */
+            image_tag: string;
         };
     };
     responses: never;
@@ -1894,6 +2005,294 @@ export interface operations {
             };
         };
     };
+    listSshKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SshKey"][];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSshKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Your name for the key (1–100 printable characters). */
+                    name: string;
+                    /** @description One OpenSSH public key line, as in ~/.ssh/id_ed25519.pub: ssh-ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa (RSA of at least 2048 bits), the base64 key data and an optional comment. With curl, send it with --data-urlencode. Not with generate=true. */
+                    public_key?: string;
+                    /** @description true: the portal makes an ed25519 key pair, keeps the public key and answers the private key once (`private_key`). Not with public_key. */
+                    generate?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SshKeyCreated"];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSshKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The SSH key's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listProjects: {
         parameters: {
             query?: never;
@@ -2684,6 +3083,32 @@ export interface operations {
                     flavor_name: string;
                     /** @description 1–63 characters: letters, digits, dot, dash, underscore; starting with a letter or digit. */
                     vm_name: string;
+                    /** @description A shell script (at most 64 KiB) run once at first boot, through the VM's cloud-init user data; a script without #! runs with /bin/bash. */
+                    additional_script?: string;
+                    /** @description A research environment, reached in the browser through the portal. As a form: research_environment_backend.template=…, .user_path=…, .create_only=…. */
+                    research_environment_backend?: {
+                        /** @description A template of GET /api/research-environments/. */
+                        template: string;
+                        /** @description The path the environment serves under on the VM (letters, digits, . _ ~ - and /); default /. */
+                        user_path?: string;
+                        /**
+                         * @description The image has the environment already (SimpleVM's create_only_backend): only the access to it is set up, nothing is installed.
+                         * @default false
+                         */
+                        create_only?: boolean;
+                    };
+                    /** @description Volumes attached once the VM is ACTIVE and mounted at first boot. As a form: volume_ids repeated, with volume_paths in the same order. */
+                    volumes?: {
+                        /** @description An available volume of the same project. */
+                        openstack_id: string;
+                        /** @description Where it is mounted: an absolute path such as /vol/data. */
+                        path: string;
+                    }[];
+                    /**
+                     * @description Also put the public SSH keys of every member of the project into the VM.
+                     * @default false
+                     */
+                    member_access?: boolean;
                 };
             };
         };
@@ -4019,6 +4444,98 @@ export interface operations {
                         previous: string | null;
                         results: components["schemas"]["AuditEvent"][];
                     };
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listResearchEnvironments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResearchEnvironment"][];
                 };
             };
             /** @description invalid */

@@ -21,9 +21,11 @@ import { securityHeaders } from './http/security-headers.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { keysRoutes } from './modules/keys/keys.routes.js';
 import { projectsRoutes } from './modules/projects/projects.routes.js';
+import { resenvProxy, resenvRoutes } from './modules/resenv/resenv.routes.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { oidcRoutes } from './modules/oidc/oidc.routes.js';
 import { snapshotsRoutes } from './modules/snapshots/snapshots.routes.js';
+import { sshKeysRoutes } from './modules/ssh-keys/ssh-keys.routes.js';
 import { vmsRoutes } from './modules/vms/vms.routes.js';
 import { volumesRoutes } from './modules/volumes/volumes.routes.js';
 import { validatorCompiler } from './validation.js';
@@ -210,6 +212,9 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   // Under both prefixes, like every route (spec §3, §8): scripts written for SimpleVM fetch /portal/api/openapi.json.
   for (const prefix of ['/api', '/portal/api']) app.get(`${prefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
+  // Research environments: the portal as the authenticated reverse proxy at /resenv/{openstack_id}/ (spec §9).
+  await app.register(resenvProxy, ctx);
+
   for (const prefix of ['/api', '/portal/api']) {
     await app.register(
       async (api: App) => {
@@ -222,11 +227,13 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
         sessionsRoutes(api, ctx);
         oidcRoutes(api, ctx);
         keysRoutes(api, ctx);
+        sshKeysRoutes(api, ctx);
         projectsRoutes(api, ctx);
         vmsRoutes(api, ctx);
         volumesRoutes(api, ctx);
         snapshotsRoutes(api, ctx);
         auditRoutes(api, ctx);
+        resenvRoutes(api, ctx);
       },
       { prefix },
     );

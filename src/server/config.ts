@@ -39,6 +39,11 @@ export interface Config {
   trustProxy: false | number | string[];
   /** The portal's address as its users reach it (SIMPLEVM_PUBLIC_URL), without a trailing slash; null: links are relative. */
   publicUrl: string | null;
+  /** SIMPLEVM_SSH_GATEWAY: the SSH gateway's host name, or null (VMs are reached on their own address). */
+  sshGateway: string | null;
+  sshPortBase: number;
+  /** SIMPLEVM_RESENV_FILE: research environment templates replacing the built-in ones, or null. */
+  resenvFile: string | null;
   /** Single sign-on with OpenID Connect; null when SIMPLEVM_OIDC_ISSUER is unset. */
   oidc: OidcConfig | null;
   /** Whether local accounts may log in with a password (POST /api/auth/login). */
@@ -168,6 +173,11 @@ export const Environment = Type.Object({
     description: 'Behind reverse proxies: their addresses or CIDR ranges separated by commas, or how many there are; only then is X-Forwarded-For believed. false: none',
     default: 'false',
   }),
+  SIMPLEVM_SSH_GATEWAY: Text({
+    description: 'The host name of the site\'s SSH gateway: a VM is then reached on it at port SIMPLEVM_SSH_PORT_BASE + 256 × the third + the fourth octet of its fixed IP. Unset: the VM\'s own address, port 22',
+  }),
+  SIMPLEVM_SSH_PORT_BASE: Whole(1, 65535, 30000, 'The first port of the SSH gateway\'s range (a VM whose port would pass 65535 shows no gateway line)'),
+  SIMPLEVM_RESENV_FILE: Text({ description: 'A JSON file of research environment templates ([{"template", "title", "description", "port", "image_tag"}]) that replaces the built-in ones' }),
   SIMPLEVM_DB_POOL: Whole(1, 1000, 10, 'PostgreSQL connections per instance'),
   SIMPLEVM_READ_CACHE: Flag(true, 'SQLite: answer the hot reads (key checks, VM show and list) from memory while the database is unchanged'),
   SIMPLEVM_LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', { description: 'The least severe log level written' }),
@@ -373,6 +383,9 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: setting(env, 'SIMPLEVM_LEASE_MS'),
     sessionHours: setting(env, 'SIMPLEVM_SESSION_HOURS'),
     trustProxy: trustProxyOf(env),
+    sshGateway: settingOrNull(env, 'SIMPLEVM_SSH_GATEWAY'),
+    sshPortBase: setting(env, 'SIMPLEVM_SSH_PORT_BASE'),
+    resenvFile: settingOrNull(env, 'SIMPLEVM_RESENV_FILE'),
     publicUrl: publicUrlOf(env),
     openstack,
     ...loadOidc(env),

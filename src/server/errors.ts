@@ -76,11 +76,18 @@ interface ValidationItem {
 }
 
 function validationToErrors(items: ValidationItem[], context: string | undefined): Record<string, string[]> {
-  const errors: Record<string, string[]> = {};
+  // Field names come from the client (an unknown field is named): no prototype for `constructor` to find.
+  const errors: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   for (const item of items) {
+    // A field the route does not know (spec §8: refused, never dropped), named with its place.
+    if (item.keyword === 'additionalProperties' && typeof item.params?.additionalProperty === 'string') {
+      const place = (item.instancePath ?? '').split('/').filter(Boolean).join('.');
+      const field = place ? `${place}.${item.params.additionalProperty}` : item.params.additionalProperty;
+      (errors[field] ??= []).push('is not a field this request takes');
+      continue;
+    }
     let field = (item.instancePath ?? '').replace(/^\//, '').split('/')[0] ?? '';
     if (!field && item.params && typeof item.params.missingProperty === 'string') field = item.params.missingProperty;
-    if (!field && item.params && typeof item.params.additionalProperty === 'string') field = item.params.additionalProperty;
     if (!field) field = context === 'body' ? 'non_field_errors' : context ?? 'request';
     (errors[field] ??= []).push(item.message ?? 'is invalid');
   }

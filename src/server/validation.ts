@@ -1,6 +1,8 @@
 // Request validation. One TypeBox schema validates, types and documents each part of a request.
 // Query strings and form bodies arrive as strings and are coerced to the schema's types; a JSON
-// body must already have the right types (`"storage": true` is not a size).
+// body must already have the right types (`"storage": true` is not a size). A body field the
+// route does not know is refused (400 naming it), never dropped (spec §8): what a caller sends is
+// either used or refused.
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
@@ -9,7 +11,8 @@ function makeAjv(coerce: boolean) {
   const ajv = new Ajv({
     coerceTypes: coerce ? 'array' : false,
     useDefaults: true,
-    removeAdditional: true,
+    // Query strings: a parameter the route does not read is ignored, as on the web at large.
+    removeAdditional: coerce,
     allErrors: true,
     strict: false,
   });
@@ -24,11 +27,34 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
   // Each route is registered twice (/api and /portal/api): compile a copy without its $id, which
   // Ajv would otherwise refuse to see a second time. The $id still names the OpenAPI component.
   const { $id: _id, ...rest } = schema as { $id?: string };
-  const fn: ValidateFunction = (httpPart === 'body' ? strictAjv : coercingAjv).compile(rest);
+  const fn: ValidateFunction = httpPart === 'body' ? strictAjv.compile(closed(rest)) : coercingAjv.compile(rest);
   return fn as never;
 };
 
-interface JsonSchemaLike {
+/**
+ * The schema with `additionalProperties: false` on every object that does not say otherwise, so
+ * that an unknown body field is an error naming it (Ajv: `additionalProperty`) on every route,
+ * without each schema having to remember it.
+ */
+export function closed<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(closed) as T;
+  if (!schema || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    // `properties` maps names to schemas; `enum`/`const`/`default` hold values, not schemas.
+    if (key === 'properties' && value && typeof value === 'object') {
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, closed(sub)]));
+    } else if (key === 'items' || key === 'anyOf' || key === 'oneOf' || key === 'allOf') {
+      out[key] = closed(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (out.type === 'object' && out.properties && out.additionalProperties === undefined && out.patternProperties === undefined) out.additionalProperties = false;
+  return out as T;
+}
+
+export interface JsonSchemaLike {
   type?: string | string[];
   properties?: Record<string, JsonSchemaLike>;
   items?: JsonSchemaLike;
@@ -64,7 +90,10 @@ export function coerceFormBody(body: Record<string, unknown>, schema: JsonSchema
     const value = out[name];
     if (value === undefined) continue;
     const types = typesOf(prop);
-    if (types.includes('array')) {
+    if (types.includes('object') && value && typeof value === 'object' && !Array.isArray(value)) {
+      // A group of dotted fields (foldDottedFields), coerced field by field.
+      out[name] = coerceFormBody(value as Record<string, unknown>, prop);
+    } else if (types.includes('array')) {
       const list = Array.isArray(value) ? value : [value];
       out[name] = list.map((v) => (typeof v === 'string' ? coerceScalar(v, typesOf(prop.items)) : v));
     } else if (Array.isArray(value)) {
@@ -76,4 +105,27 @@ export function coerceFormBody(body: Record<string, unknown>, schema: JsonSchema
     }
   }
   return out;
+}
+
+/**
+ * Dotted fields (`research_environment_backend.template=rstudio`, as SimpleVM's form posts send
+ * them) gathered into the object the schema has under that name. A dotted field whose first part
+ * names no object of the schema stays as it is, and validation then refuses it as unknown.
+ */
+export function foldDottedFields(body: Record<string, unknown>, schema: JsonSchemaLike | undefined): Record<string, unknown> {
+  if (!schema?.properties) return body;
+  let out: Record<string, unknown> | null = null;
+  for (const [key, value] of Object.entries(body)) {
+    const dot = key.indexOf('.');
+    if (dot <= 0) continue;
+    const group = key.slice(0, dot);
+    if (!typesOf(schema.properties[group]).includes('object')) continue;
+    out ??= { ...body };
+    const inner = out[group] ?? {};
+    // The same object sent both ways: left for validation to refuse.
+    if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) continue;
+    out[group] = { ...inner, [key.slice(dot + 1)]: value };
+    delete out[key];
+  }
+  return out ?? body;
 }

@@ -15,6 +15,8 @@ export const AUDIT_ACTIONS = [
   'vm.create', 'vm.action', 'vm.delete', 'volume.create', 'volume.action', 'volume.delete', 'snapshot.create',
   // SimpleVM's current API (spec §8): DELETE /api/snapshots/{openstack_id}/.
   'snapshot.delete',
+  // A user's public SSH keys (spec §9).
+  'ssh_key.create', 'ssh_key.delete',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

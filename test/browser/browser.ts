@@ -70,6 +70,10 @@ export async function newPage(ctx: BrowserContext, problems: string[]): Promise<
     if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(msg.text());
   });
   p.on('pageerror', (err) => problems.push(String(err)));
+  // The portal never answers a page's call with a server error or a throttle in these tests.
+  p.on('response', (res) => {
+    if (res.status() >= 500 || res.status() === 429) problems.push(`${res.status()} ${res.request().method()} ${res.url()}`);
+  });
   return p;
 }
 

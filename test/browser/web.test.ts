@@ -17,6 +17,16 @@ let project: { id: number; name: string };
 /** Console messages that are not a failed fetch the app handles (a 401 before login). */
 const consoleProblems: string[] = [];
 
+/** A failed wait, with what the page showed and what went wrong in it, for a failure seen only in CI. */
+async function explained(wait: Promise<void>): Promise<void> {
+  try {
+    await wait;
+  } catch (e) {
+    const shown = await page.locator('main').innerText().catch(() => '(no main)');
+    throw new Error(`${String(e)}\nThe page (${page.url()}) shows:\n${shown}\nProblems: ${consoleProblems.join('; ') || 'none'}`);
+  }
+}
+
 const pathOf = (p: Page) => new URL(p.url()).pathname + new URL(p.url()).search;
 const vmRow = (name: string) => page.locator(`tr[data-vm="${name}"]`);
 const vmStatus = (name: string) => vmRow(name).getByTestId('vm-status').textContent();
@@ -93,7 +103,8 @@ describe('web app', () => {
 
     await page.getByLabel('Project', { exact: true }).selectOption({ label: project.name });
     // Pickers filled from the API, and the quota left before submitting.
-    await expect.poll(() => page.getByLabel('Image').locator('option').allTextContents(), POLL).toContain('Ubuntu-24.04');
+    const imageOptions = () => page.getByLabel('Image').locator('option').allTextContents();
+    await explained(expect.poll(imageOptions, POLL).toContain('Ubuntu-24.04'));
     await page.getByLabel('Image').selectOption('Ubuntu-24.04');
     await page.getByLabel('Flavor').selectOption('de.NBI small');
     const quota = page.getByRole('region', { name: `Quota left in ${project.name}` });

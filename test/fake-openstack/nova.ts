@@ -182,6 +182,7 @@ function route(fake: FakeOpenStack, ctx: Ctx): Reply {
     if (isReply(paged)) return paged;
     return { status: 200, body: { flavors: paged.items.map((f) => renderFlavor(ctx, f)), ...(paged.links ? { flavors_links: paged.links } : {}) } };
   }
+  if (a === 'os-keypairs' && b === undefined && m === 'POST') return importKeypair(fake, ctx);
   if (a !== 'servers') return fault(404, 'The resource could not be found.');
   if (b === 'detail' && c === undefined && m === 'GET') return listServers(fake, ctx);
   if (b === undefined && m === 'POST') return createServer(fake, ctx);
@@ -246,6 +247,14 @@ function createServer(fake: FakeOpenStack, ctx: Ctx): Reply {
   } else if (req.networks !== 'auto' && req.networks !== 'none') {
     return fault(400, `Invalid input for field/attribute networks. Value: ${JSON.stringify(req.networks)}.`);
   }
+  // Nova: user_data is base64 of at most 65,535 bytes; key_name a key pair of the token's user.
+  if (req.user_data !== undefined) {
+    if (typeof req.user_data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(req.user_data) || req.user_data.length % 4 !== 0) {
+      return fault(400, 'User data needs to be valid base 64.');
+    }
+    if (req.user_data.length > 65535) return fault(400, `Invalid input for field/attribute user_data. Value: ${req.user_data.slice(0, 20)}... is too long`);
+  }
+  if (req.key_name !== undefined && !fake.keypairs.has(`${ctx.token!.userId}/${req.key_name}`)) return fault(400, `Invalid key_name provided.`);
   const used = [...fake.servers.values()].filter((s) => s.projectId === ctx.token!.projectId).length;
   if (used >= fake.maxServers) return fault(403, `Quota exceeded for instances: Requested 1, but already used ${used} of ${fake.maxServers} instances`);
 
@@ -253,7 +262,7 @@ function createServer(fake: FakeOpenStack, ctx: Ctx): Reply {
   const s: Server = {
     id: randomUUID(), name: req.name, projectId: ctx.token!.projectId, userId: ctx.token!.userId, flavor, imageId: image.id,
     metadata: { ...(req.metadata ?? {}) }, vmState: 'building', taskState: 'scheduling', powerState: 0, fixedIp: fake.nextIp(),
-    networkName, fault: null, created: now, updated: now,
+    networkName, fault: null, created: now, updated: now, keyName: req.key_name ?? null, userData: req.user_data ?? null,
   };
   fake.servers.set(s.id, s);
   const failure = fake.buildFailures.shift();
@@ -400,4 +409,22 @@ function detachVolume(fake: FakeOpenStack, s: Server, volumeId: string): Reply {
     v.attachment = null;
   });
   return { status: 202 };
+}
+
+/** os-keypairs POST (import; from 2.2 answers 201 with the key pair; its name unique per user: 409). */
+function importKeypair(fake: FakeOpenStack, ctx: Ctx): Reply {
+  const req = (ctx.body as any)?.keypair;
+  if (typeof req !== 'object' || req === null) return fault(400, "Invalid input for field/attribute keypair. Value: None. 'keypair' is a required property");
+  if (typeof req.name !== 'string' || !/^[A-Za-z0-9 _.@-]{1,255}$/.test(req.name)) return fault(400, `Invalid input for field/attribute name. Value: ${req.name}.`);
+  if (req.type !== undefined && req.type !== 'ssh' && req.type !== 'x509') return fault(400, `Invalid input for field/attribute type. Value: ${req.type}.`);
+  if (typeof req.public_key !== 'string' || !/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/.test(req.public_key)) {
+    return fault(400, 'Keypair data is invalid: failed to generate fingerprint');
+  }
+  const key = `${ctx.token!.userId}/${req.name}`;
+  if (fake.keypairs.has(key)) return fault(409, `Key pair '${req.name}' already exists.`);
+  fake.keypairs.set(key, { name: req.name, userId: ctx.token!.userId, publicKey: req.public_key, created: Date.now() });
+  return {
+    status: 201,
+    body: { keypair: { name: req.name, public_key: req.public_key, fingerprint: 'fake', user_id: ctx.token!.userId, type: req.type ?? 'ssh' } },
+  };
 }

@@ -89,6 +89,17 @@ export interface Server {
   fault: { code: number; message: string; created: string } | null;
   created: number;
   updated: number;
+  /** The server's key pair (key_name), and its user data as Nova got it (base64), or null. */
+  keyName: string | null;
+  userData: string | null;
+}
+
+/** A key pair of a Keystone user (Nova keeps them per user, not per project). */
+export interface Keypair {
+  name: string;
+  userId: string;
+  publicKey: string;
+  created: number;
 }
 
 export interface Attachment {
@@ -227,6 +238,8 @@ export class FakeOpenStack {
   readonly flavors: Flavor[] = [];
   readonly images = new Map<string, Image>();
   readonly servers = new Map<string, Server>();
+  /** Key pairs by `${userId}/${name}`. */
+  readonly keypairs = new Map<string, Keypair>();
   readonly volumes = new Map<string, Volume>();
   readonly networks: Network[] = [];
   readonly log: LoggedRequest[] = [];
@@ -261,11 +274,12 @@ export class FakeOpenStack {
     flavor('5', 'de.NBI retired', 2, 4, true);
     this.flavors.push({ id: '6', name: 'm1.nano', vcpus: 1, ram: 512, disk: 1 });
     const t0 = Date.parse('2024-01-01T00:00:00Z');
-    const image = (name: string, tags: string[], days: number, status = 'active') =>
-      this.addImage({ name, tags, status, visibility: 'public', owner: 'b0ef1c8e2ba94bb58f2b5e2a5e2a5e2a', created: t0 + days * 86_400_000, properties: {} });
+    const image = (name: string, tags: string[], days: number, status = 'active', properties: Record<string, string> = {}) =>
+      this.addImage({ name, tags, status, visibility: 'public', owner: 'b0ef1c8e2ba94bb58f2b5e2a5e2a5e2a', created: t0 + days * 86_400_000, properties });
     image('Ubuntu-22.04', ['ubuntu', 'jammy', 'lts'], 1);
     image('Ubuntu-24.04', ['ubuntu', 'noble', 'lts'], 2);
-    image('Debian-12', ['debian', 'bookworm'], 3);
+    // SimpleVM's images name their login user in the default_user property.
+    image('Debian-12', ['debian', 'bookworm'], 3, 'active', { default_user: 'debian' });
     // An older image of the same name: the portal offers one Debian-12, the newest.
     image('Debian-12', ['debian', 'old'], 0);
     image('cirros-0.6.2-x86_64-disk', [], 4);

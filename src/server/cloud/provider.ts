@@ -12,6 +12,8 @@ export interface CloudFlavor {
 export interface CloudImage {
   name: string;
   tags: string[];
+  /** The login user its metadata names (`default_user`, as SimpleVM's images carry it), if any. */
+  defaultUser?: string | null;
 }
 
 export interface CloudServer {
@@ -38,6 +40,23 @@ export interface CloudSnapshotImage {
   status: string;
 }
 
+export interface ServerKey {
+  /** As `ssh-keygen -l` prints it: SHA256:… */
+  fingerprint: string;
+  /** The OpenSSH line. */
+  public_key: string;
+}
+
+export interface ServerCreate {
+  id: string;
+  name: string;
+  imageName: string;
+  flavorName: string;
+  metadata: Record<string, string>;
+  userData: string;
+  keys: ServerKey[];
+}
+
 export class CloudUnavailableError extends Error {}
 
 export interface CloudProvider {
@@ -50,7 +69,12 @@ export interface CloudProvider {
   listFlavors(): Promise<CloudFlavor[]>;
   listImages(): Promise<CloudImage[]>;
 
-  createServer(req: { id: string; name: string; imageName: string; flavorName: string; metadata: Record<string, string> }): Promise<void>;
+  /**
+   * `userData`: the cloud-init document the server boots with (given to the cloud as is; Nova takes
+   * it base64-encoded). `keys`: the public SSH keys it carries, for clouds that also want them as
+   * key pairs (Nova); they are in the user data too.
+   */
+  createServer(req: ServerCreate): Promise<void>;
   getServer(id: string): Promise<CloudServer | null>;
   stopServer(id: string): Promise<void>;
   startServer(id: string): Promise<void>;

@@ -7,6 +7,7 @@ import * as cloudIds from './migrations/202611270002-cloud-ids.js';
 import * as oidc from './migrations/202611270003-oidc.js';
 import * as listOrder from './migrations/202611270004-list-order.js';
 import * as auditProject from './migrations/202612060001-audit-project.js';
+import * as vmAccess from './migrations/202612060002-vm-access.js';
 
 const migrations: Record<string, Migration> = {
   '202611260001-initial': initial,
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '202611270003-oidc': oidc,
   '202611270004-list-order': listOrder,
   '202612060001-audit-project': auditProject,
+  '202612060002-vm-access': vmAccess,
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -53,6 +53,8 @@ export interface ImagesTable {
   name: string;
   /** JSON array of strings. */
   tags: string;
+  /** The image's login user (its `default_user` metadata), or null: `ubuntu`. */
+  default_user: Generated<string | null>;
 }
 
 export interface VmsTable {
@@ -70,6 +72,26 @@ export interface VmsTable {
   fault: string | null;
   created_at: string;
   updated_at: string;
+  /** JSON array of the `SHA256:` fingerprints of the SSH keys put into the VM at creation. */
+  ssh_keys: Generated<string>;
+  /** The research environment template the VM was created with, or null. */
+  resenv_template: string | null;
+  /** The path under which the research environment serves (research_environment_backend.user_path), or null. */
+  resenv_user_path: string | null;
+}
+
+/** A user's public SSH key (spec §9); the private half, when generated, is never stored. */
+export interface SshKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  /** ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa. */
+  type: string;
+  /** The OpenSSH line as put into VMs: type, base64 blob and the name as comment. */
+  public_key: string;
+  /** As `ssh-keygen -l` prints it: SHA256:… */
+  fingerprint: string;
+  created_at: string;
 }
 
 export interface VolumesTable {
@@ -216,6 +238,7 @@ export interface Database {
   sim_resources: SimResourcesTable;
   cloud_ids: CloudIdsTable;
   oidc_identities: OidcIdentitiesTable;
+  ssh_keys: SshKeysTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -17,7 +17,7 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { KeyVerifier } from '../modules/keys/keys.verify.js';
 import { SESSION_COOKIE, verifySession } from '../modules/sessions/sessions.verify.js';
-import { coerceFormBody } from '../validation.js';
+import { coerceFormBody, foldDottedFields } from '../validation.js';
 import { createRateLimits } from './rate-limit.js';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -143,8 +143,9 @@ async function guard(app: FastifyInstance, ctx: AppContext): Promise<void> {
     const bodySchema = request.routeOptions.schema?.body as Parameters<typeof coerceFormBody>[1];
     // A POST without a body is judged field by field, like an empty one.
     if (request.body === undefined && bodySchema && (bodySchema as { type?: string }).type === 'object') request.body = {};
-    if (isForm(request) && request.body && typeof request.body === 'object') {
-      request.body = coerceFormBody(request.body as Record<string, unknown>, bodySchema);
+    if (request.body && typeof request.body === 'object' && !Array.isArray(request.body)) {
+      const folded = foldDottedFields(request.body as Record<string, unknown>, bodySchema);
+      request.body = isForm(request) ? coerceFormBody(folded, bodySchema) : folded;
     }
     const reach = request.routeOptions.config.reach;
     if (reach) await reach(request);

@@ -1,5 +1,5 @@
 // Nova (compute) at one microversion, 2.89: servers, their actions, flavors and volume attachments.
-import { isNotFound } from './errors.js';
+import { httpStatusOf, isNotFound } from './errors.js';
 import {
   type NovaFlavor, NovaFlavorList, NovaImageCreated, type NovaServer, NovaServerBody, NovaServerCreated, NovaServerList, NovaVolumeAttachment,
 } from './schemas.js';
@@ -50,14 +50,33 @@ export class NovaApi {
     }
   }
 
-  async createServer(req: { name: string; imageRef: string; flavorRef: string; networkId: string; metadata: Record<string, string> }): Promise<string> {
-    const { body } = await this.s.request('compute', 'POST', '/servers', {
-      ...this.opts,
-      schema: NovaServerCreated,
-      idempotent: false,
-      body: { server: { name: req.name, imageRef: req.imageRef, flavorRef: req.flavorRef, networks: [{ uuid: req.networkId }], metadata: req.metadata } },
-    });
+  /**
+   * `userData`: the cloud-init document, sent base64-encoded (Nova refuses more than 65,535 bytes of
+   * it); `keyName`: a key pair of the portal's OpenStack user (importKeypair).
+   */
+  async createServer(req: {
+    name: string; imageRef: string; flavorRef: string; networkId: string; metadata: Record<string, string>; userData: string; keyName: string | null;
+  }): Promise<string> {
+    const server: Record<string, unknown> = {
+      name: req.name, imageRef: req.imageRef, flavorRef: req.flavorRef, networks: [{ uuid: req.networkId }], metadata: req.metadata,
+      user_data: Buffer.from(req.userData, 'utf8').toString('base64'),
+    };
+    if (req.keyName !== null) server.key_name = req.keyName;
+    const { body } = await this.s.request('compute', 'POST', '/servers', { ...this.opts, schema: NovaServerCreated, idempotent: false, body: { server } });
     return body.server.id;
+  }
+
+  /**
+   * Imports a public key as a key pair of the portal's OpenStack user. Key pairs are named by the
+   * key (keypairName), so one that exists already (409) is this very key: nothing to do.
+   */
+  async importKeypair(name: string, publicKey: string): Promise<void> {
+    try {
+      await this.s.request('compute', 'POST', '/os-keypairs', { ...this.opts, body: { keypair: { name, public_key: publicKey, type: 'ssh' } } });
+    } catch (err) {
+      if (httpStatusOf(err) === 409) return;
+      throw err;
+    }
   }
 
   /** os-stop, os-start, reboot: 202 without a body. */

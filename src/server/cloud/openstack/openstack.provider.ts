@@ -10,7 +10,8 @@
 import type { Kysely } from 'kysely';
 import type { OpenStackConfig } from '../../config.js';
 import type { Database } from '../../db/types.js';
-import type { CloudFlavor, CloudImage, CloudProvider, CloudServer, CloudSnapshotImage, CloudVolume } from '../provider.js';
+import { createHash } from 'node:crypto';
+import type { CloudFlavor, CloudImage, CloudProvider, CloudServer, CloudSnapshotImage, CloudVolume, ServerCreate } from '../provider.js';
 import { CinderApi } from './cinder.js';
 import { type CloudKind, findCloudId, portalIdsOf, saveCloudId } from './cloud-ids.repository.js';
 import { OpenStackHttpError, httpStatusOf } from './errors.js';
@@ -40,6 +41,12 @@ function refusalOf(err: unknown, what: string): string | null {
 }
 
 const isConflict = (err: unknown) => [400, 409].includes(httpStatusOf(err) ?? 0);
+
+/**
+ * The Nova key pair of a public key: named by its fingerprint (a digest of it, as Nova allows
+ * 255 characters of letters, digits, `-_ .@`), so each key is imported once and found again.
+ */
+export const keypairName = (fingerprint: string): string => `simplevm-${createHash('sha256').update(fingerprint).digest('hex').slice(0, 32)}`;
 
 export class OpenStackProvider implements CloudProvider {
   readonly name = 'openstack';
@@ -145,7 +152,7 @@ export class OpenStackProvider implements CloudProvider {
 
   // Servers.
 
-  createServer(req: { id: string; name: string; imageName: string; flavorName: string; metadata: Record<string, string> }): Promise<void> {
+  createServer(req: ServerCreate): Promise<void> {
     return this.createOnce(
       req.id,
       'server',
@@ -157,7 +164,11 @@ export class OpenStackProvider implements CloudProvider {
           this.flavorRef(req.flavorName),
           this.networkRef(),
         ]);
-        return this.nova.createServer({ name: req.name, imageRef, flavorRef, networkId, metadata: { ...req.metadata, simplevm_id: req.id } });
+        // Every key is in the user data; Nova also gets them as key pairs, and the first as the
+        // server's key_name (what Horizon and `openstack server show` tell).
+        for (const key of req.keys) await this.nova.importKeypair(keypairName(key.fingerprint), key.public_key);
+        const keyName = req.keys.length ? keypairName(req.keys[0].fingerprint) : null;
+        return this.nova.createServer({ name: req.name, imageRef, flavorRef, networkId, metadata: { ...req.metadata, simplevm_id: req.id }, userData: req.userData, keyName });
       },
     );
   }

@@ -81,6 +81,8 @@ export const GlanceImage = Type.Object({
   created_at: Type.String(),
   simplevm_id: Type.Optional(Type.String()),
   simplevm_project_id: Type.Optional(Type.String()),
+  // SimpleVM's images name their login user so.
+  default_user: Type.Optional(Type.String()),
 });
 export type GlanceImage = Static<typeof GlanceImage>;
 export const GlanceImageList = Type.Object({ images: Type.Array(GlanceImage), next: Type.Optional(Type.String()) });

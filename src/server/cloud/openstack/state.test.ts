@@ -66,14 +66,15 @@ describe('catalogImages', () => {
   it('offers active images, one per name (the newest), without portal snapshots, with the tag when one is set', () => {
     const images = [
       image({ id: 'a', name: 'Debian-12', tags: ['debian', 'old'], created_at: '2024-01-01T00:00:00Z' }),
-      image({ id: 'b', name: 'Debian-12', tags: ['debian', 'simplevm'], created_at: '2024-02-01T00:00:00Z' }),
+      image({ id: 'b', name: 'Debian-12', tags: ['debian', 'simplevm'], created_at: '2024-02-01T00:00:00Z', default_user: 'debian' }),
       image({ id: 'c', name: 'Fedora', status: 'queued', tags: ['simplevm'] }),
       image({ id: 'd', name: 'snap-1', simplevm_id: 'x', tags: ['simplevm'] }),
       image({ id: 'e', name: null }),
       image({ id: 'f', name: 'cirros' }),
     ];
-    expect(catalogImages(images, null)).toEqual([{ name: 'cirros', tags: [] }, { name: 'Debian-12', tags: ['debian', 'simplevm'] }]);
-    expect(catalogImages(images, 'simplevm')).toEqual([{ name: 'Debian-12', tags: ['debian', 'simplevm'] }]);
+    // With the login user the newest one names (SimpleVM's default_user property).
+    expect(catalogImages(images, null)).toEqual([{ name: 'cirros', tags: [], defaultUser: null }, { name: 'Debian-12', tags: ['debian', 'simplevm'], defaultUser: 'debian' }]);
+    expect(catalogImages(images, 'simplevm')).toEqual([{ name: 'Debian-12', tags: ['debian', 'simplevm'], defaultUser: 'debian' }]);
     expect(newestActive(images.slice(0, 3))?.id).toBe('b');
     expect(newestActive([])).toBeNull();
   });

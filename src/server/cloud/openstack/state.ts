@@ -62,7 +62,7 @@ export function catalogImages(images: GlanceImage[], tag: string | null): CloudI
   const out: CloudImage[] = [];
   for (const [name, group] of byName) {
     const newest = newestActive(group);
-    if (newest) out.push({ name, tags: [...newest.tags] });
+    if (newest) out.push({ name, tags: [...newest.tags], defaultUser: newest.default_user ?? null });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -3,7 +3,7 @@
 // lazily when the resource is next read.
 import type { Kysely } from 'kysely';
 import type { Database, SimResourcesTable } from '../../db/types.js';
-import type { CloudFlavor, CloudImage, CloudProvider, CloudServer, CloudSnapshotImage, CloudVolume } from '../provider.js';
+import type { CloudFlavor, CloudImage, CloudProvider, CloudServer, CloudSnapshotImage, CloudVolume, ServerCreate } from '../provider.js';
 
 export const SIM_FLAVORS: CloudFlavor[] = [
   { name: 'de.NBI tiny', vcpus: 1, ram_gb: 2, disk_gb: 20 },
@@ -15,7 +15,11 @@ export const SIM_FLAVORS: CloudFlavor[] = [
 export const SIM_IMAGES: CloudImage[] = [
   { name: 'Ubuntu-22.04', tags: ['ubuntu', 'jammy', 'lts'] },
   { name: 'Ubuntu-24.04', tags: ['ubuntu', 'noble', 'lts'] },
-  { name: 'Debian-12', tags: ['debian', 'bookworm'] },
+  // Debian's cloud images log in as debian (the image's default_user).
+  { name: 'Debian-12', tags: ['debian', 'bookworm'], defaultUser: 'debian' },
+  // With a research environment installed (spec §9): the tag names the template.
+  { name: 'Ubuntu-24.04-RStudio', tags: ['ubuntu', 'noble', 'resenv-rstudio'] },
+  { name: 'Ubuntu-24.04-JupyterLab', tags: ['ubuntu', 'noble', 'resenv-jupyterlab'] },
 ];
 
 interface SimData {
@@ -24,6 +28,9 @@ interface SimData {
   size?: number;
   attachedTo?: string | null;
   device?: string | null;
+  /** A server's cloud-init user data, and the fingerprints of the keys it was given. */
+  userData?: string;
+  keys?: string[];
   /** Patch applied to data when the change completes. */
   onReady?: Partial<SimData>;
 }
@@ -37,7 +44,11 @@ export class SimulatedProvider implements CloudProvider {
   readonly pollIntervalMs: number;
   readonly transitionTimeoutMs: number;
 
-  constructor(private readonly db: Kysely<Database>, private readonly delayMs: number) {
+  /**
+   * `fixedIp`: the address every server gets, instead of one in 192.168.0.0/16 made from its id
+   * (tests point it at a server of their own on 127.0.0.1, to reach a "VM" for real).
+   */
+  constructor(private readonly db: Kysely<Database>, private readonly delayMs: number, private readonly fixedIp: string | null = null) {
     this.pollIntervalMs = Math.max(delayMs, 1);
     this.transitionTimeoutMs = Math.max(60_000, delayMs * 20);
   }
@@ -118,10 +129,18 @@ export class SimulatedProvider implements CloudProvider {
       .execute();
   }
 
-  async createServer(req: { id: string }): Promise<void> {
+  async createServer(req: ServerCreate): Promise<void> {
     const bytes = Buffer.from(req.id.replace(/-/g, '').slice(0, 4), 'hex');
-    const fixedIp = `192.168.${bytes[0] ?? 0}.${Math.max(2, bytes[1] ?? 2) % 254 + 1}`;
-    await this.create(req.id, 'server', 'BUILD', 'ACTIVE', { taskState: 'spawning', fixedIp });
+    // In 192.168.0.0/19, like a site's project networks, so that SimpleVM's gateway ports fit.
+    const fixedIp = this.fixedIp ?? `192.168.${(bytes[0] ?? 0) % 32}.${Math.max(2, bytes[1] ?? 2) % 254 + 1}`;
+    // Kept as a real cloud would have received them, for whoever wants to see what the VM runs.
+    await this.create(req.id, 'server', 'BUILD', 'ACTIVE', { taskState: 'spawning', fixedIp, userData: req.userData, keys: req.keys.map((k) => k.fingerprint) });
+  }
+
+  /** The cloud-init user data and the key fingerprints a server was created with (null: no such server). */
+  async serverBoot(id: string): Promise<{ userData: string; keys: string[] } | null> {
+    const r = await this.read(id, 'server');
+    return r ? { userData: r.data.userData ?? '', keys: r.data.keys ?? [] } : null;
   }
 
   async getServer(id: string): Promise<CloudServer | null> {

@@ -25,8 +25,8 @@ export async function replaceCatalog(trx: Transaction<Database>, flavors: CloudF
   if (images.length) {
     await trx
       .insertInto('images')
-      .values(images.map((i) => ({ name: i.name, tags: JSON.stringify(i.tags) })))
-      .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ tags: eb.ref('excluded.tags') })))
+      .values(images.map((i) => ({ name: i.name, tags: JSON.stringify(i.tags), default_user: i.defaultUser ?? null })))
+      .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ tags: eb.ref('excluded.tags'), default_user: eb.ref('excluded.default_user') })))
       .execute();
   }
 }

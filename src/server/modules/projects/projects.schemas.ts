@@ -34,6 +34,12 @@ export const FlavorOut = Type.Object(
 );
 
 export const ImageOut = Type.Object(
-  { name: Type.String(), tags: Type.Array(Type.String()) },
+  {
+    name: Type.String(),
+    tags: Type.Array(Type.String()),
+    resenv_template_name: Type.Union([Type.String(), Type.Null()], {
+      description: 'The research environment the image comes with: the template (GET /api/research-environments/) whose image_tag is among its tags; null for none.',
+    }),
+  },
   { $id: 'Image', description: 'A cloud image, or an active snapshot of the project (tagged "snapshot").' },
 );

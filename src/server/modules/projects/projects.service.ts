@@ -5,6 +5,7 @@ import type { AppContext } from '../../context.js';
 import { type Queryable, inTransaction } from '../../db/transaction.js';
 import { AppError, invalid, isUniqueViolation, notFound } from '../../errors.js';
 import { listFlavors, listImages } from '../catalog/catalog.repository.js';
+import { resenvTemplateOfImage } from '../resenv/resenv.catalogue.js';
 import { listSnapshots } from '../snapshots/snapshots.repository.js';
 import { findUserByName } from '../users/users.repository.js';
 import { DEFAULT_QUOTA, type Quota } from '../../../shared/contract.js';
@@ -45,7 +46,10 @@ export async function projectFlavors(ctx: AppContext, p: Principal, id: number) 
 export async function projectImages(ctx: AppContext, p: Principal, id: number) {
   await reachableProject(ctx, p, id);
   const [images, snapshots] = await Promise.all([listImages(ctx.db.kysely), listSnapshots(ctx.db.kysely, reachOf(p), id)]);
-  return [...images, ...snapshots.filter((s) => s.status === 'active').map((s) => ({ name: s.name, tags: ['snapshot'] }))];
+  return [
+    ...images.map((i) => ({ name: i.name, tags: i.tags, resenv_template_name: resenvTemplateOfImage(ctx.config, i.tags) })),
+    ...snapshots.filter((s) => s.status === 'active').map((s) => ({ name: s.name, tags: ['snapshot'], resenv_template_name: null })),
+  ];
 }
 
 export async function projectSnapshots(ctx: AppContext, p: Principal, id: number) {

@@ -1,21 +1,23 @@
 // SQL for VMs. The caller's reach is part of every query (STYLE §3).
-import { type Kysely, PostgresAdapter, type SqlBool, type Transaction, sql } from 'kysely';
+import { type Insertable, type Kysely, PostgresAdapter, type SqlBool, type Transaction, sql } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
 import type { Dialect } from '../../db/index.js';
 import { totalFromPage } from '../../db/paging.js';
 import { preparedShapes } from '../../db/prepared.js';
 import { memoizedRead } from '../../db/read-cache.js';
 import { type ReachShape, objectReach, reachShape, reachWith } from '../../db/reach.js';
-import type { Database, Vm } from '../../db/types.js';
+import type { Database, Vm, VmsTable } from '../../db/types.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
 const VM_COLUMNS = [
   'vms.openstack_id', 'vms.name', 'vms.project_id', 'vms.owner_id', 'vms.image_name', 'vms.flavor_name', 'vms.vcpus', 'vms.ram_gb',
   'vms.status', 'vms.task_state', 'vms.fixed_ip', 'vms.fault', 'vms.created_at', 'vms.updated_at',
+  'vms.ssh_keys', 'vms.resenv_template', 'vms.resenv_user_path',
 ] as const;
 
-export type VmRow = Vm & { owner: string };
+/** A VM with its owner's name and its image's login user (null: the image does not say, or is a snapshot). */
+export type VmRow = Vm & { owner: string; default_user: string | null };
 
 export interface VmFilters {
   projectId?: number;
@@ -29,8 +31,14 @@ export interface VmFilters {
 }
 
 function reachable(q: Q, reach: Reach) {
-  return q.selectFrom('vms').innerJoin('users as owner', 'owner.id', 'vms.owner_id').where(objectReach('vms', reach));
+  return q
+    .selectFrom('vms')
+    .innerJoin('users as owner', 'owner.id', 'vms.owner_id')
+    .leftJoin('images', 'images.name', 'vms.image_name')
+    .where(objectReach('vms', reach));
 }
+
+const VM_SELECTION = [...VM_COLUMNS, 'owner.username as owner', 'images.default_user as default_user'] as const;
 
 function filtered(q: Q, reach: Reach, f: VmFilters, pattern: string | null) {
   let query = reachable(q, reach);
@@ -75,7 +83,7 @@ const countVms = preparedShapes((q: Q, shape: ListShape, ...args: ListArgs) =>
 const pageOfVms = preparedShapes((q: Q, shape: ListShape, ...args: [...ListArgs, limit: number, offset: number]) => {
   const [limit, offset] = args.slice(LIST_ARGS) as [number, number];
   return listFrom(q, shape, ...(args.slice(0, LIST_ARGS) as ListArgs))
-    .select([...VM_COLUMNS, 'owner.username as owner'])
+    .select(VM_SELECTION)
     .orderBy('vms.created_at', 'desc')
     .orderBy('vms.openstack_id')
     .limit(limit)
@@ -104,7 +112,7 @@ interface ByIdShape extends ReachShape {
 }
 
 const vmById = preparedShapes((q: Q, shape: ByIdShape, userId: number, reachProject: number, id: string) => {
-  const query = reachable(q, reachWith(shape, userId, reachProject)).select([...VM_COLUMNS, 'owner.username as owner']).where('vms.openstack_id', '=', id);
+  const query = reachable(q, reachWith(shape, userId, reachProject)).select(VM_SELECTION).where('vms.openstack_id', '=', id);
   return shape.locked ? query.forUpdate(['vms']) : query;
 }, { memo: true });
 
@@ -134,8 +142,33 @@ export async function attachedVolumes(q: Q, vmIds: string[]): Promise<Map<string
   return map;
 }
 
-/** A VM as the API shows it: without its owner's id and size, with its attached volumes. */
-export type VmView = Omit<VmRow, 'owner_id' | 'vcpus' | 'ram_gb'> & { volumes: string[] };
+/**
+ * A VM as the API shows it, but for `access` (which the service works out from the settings): without
+ * its owner's id and size, with its attached volumes and its keys' fingerprints; with the login user
+ * and the environment's path, which `access` is made of.
+ */
+export interface VmView {
+  openstack_id: string;
+  name: string;
+  project_id: number;
+  owner: string;
+  image_name: string;
+  flavor_name: string;
+  status: string;
+  task_state: string | null;
+  fixed_ip: string | null;
+  fault: string | null;
+  volumes: string[];
+  ssh_keys: string[];
+  research_environment: string | null;
+  resenv_user_path: string | null;
+  login_user: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The login user when the image names none (SimpleVM's images are Ubuntu). */
+export const DEFAULT_LOGIN_USER = 'ubuntu';
 
 async function withVolumes(q: Q, rows: VmRow[]): Promise<VmView[]> {
   const volumes = await attachedVolumes(q, rows.map((r) => r.openstack_id));
@@ -143,7 +176,9 @@ async function withVolumes(q: Q, rows: VmRow[]): Promise<VmView[]> {
   return rows.map((vm) => ({
     openstack_id: vm.openstack_id, name: vm.name, project_id: vm.project_id, owner: vm.owner, image_name: vm.image_name,
     flavor_name: vm.flavor_name, status: vm.status, task_state: vm.task_state, fixed_ip: vm.fixed_ip, fault: vm.fault,
-    volumes: volumes.get(vm.openstack_id) ?? [], created_at: vm.created_at, updated_at: vm.updated_at,
+    volumes: volumes.get(vm.openstack_id) ?? [], ssh_keys: JSON.parse(vm.ssh_keys) as string[],
+    research_environment: vm.resenv_template, resenv_user_path: vm.resenv_user_path, login_user: vm.default_user ?? DEFAULT_LOGIN_USER,
+    created_at: vm.created_at, updated_at: vm.updated_at,
   }));
 }
 
@@ -175,8 +210,53 @@ export function findVmView(q: Kysely<Database>, reach: Reach, id: string): Promi
   return vmView(q, ...reachArgs(reach), id);
 }
 
-export async function insertVm(trx: Transaction<Database>, vm: Vm): Promise<void> {
+export async function insertVm(trx: Transaction<Database>, vm: Insertable<VmsTable>): Promise<void> {
   await trx.insertInto('vms').values(vm).execute();
+}
+
+/** The login user of an image of the catalogue; null for one that names none, or a snapshot. */
+export async function imageLoginUser(q: Q, imageName: string): Promise<string | null> {
+  return (await q.selectFrom('images').select('default_user').where('name', '=', imageName).executeTakeFirst())?.default_user ?? null;
+}
+
+/**
+ * Reserves the volumes a new VM is to get (spec §8 `volumes`): each must be within the caller's
+ * reach, of the VM's project and `available`; it shows `attaching` until the VM is ACTIVE and its
+ * attach is done (or the VM failed, and it is `available` again: releaseLaunchVolumes).
+ * Returns the ids that are not fit, for the error.
+ */
+export async function reserveLaunchVolumes(trx: Transaction<Database>, reach: Reach, projectId: number, ids: string[], nowIso: string): Promise<string[]> {
+  const unfit: string[] = [];
+  for (const id of ids) {
+    const pg = trx.getExecutor().adapter instanceof PostgresAdapter;
+    const query = trx.selectFrom('volumes').select(['status', 'project_id']).where('openstack_id', '=', id).where(objectReach('volumes', reach));
+    const v = await (pg ? query.forUpdate() : query).executeTakeFirst();
+    if (!v || v.project_id !== projectId || v.status !== 'available') {
+      unfit.push(id);
+      continue;
+    }
+    await trx.updateTable('volumes').set({ status: 'attaching', updated_at: nowIso }).where('openstack_id', '=', id).execute();
+  }
+  return unfit;
+}
+
+/** Gives back volumes reserved for a VM that will not get them (it failed): `attaching` with no change in flight → `available`. */
+export async function releaseLaunchVolumes(trx: Transaction<Database>, ids: string[], nowIso: string): Promise<void> {
+  if (ids.length === 0) return;
+  await trx
+    .updateTable('volumes')
+    .set({ status: 'available', updated_at: nowIso })
+    .where('openstack_id', 'in', ids)
+    .where('status', '=', 'attaching')
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('transitions').select('id').where('transitions.object_type', '=', 'volume').whereRef('transitions.object_id', '=', 'volumes.openstack_id'))))
+    .execute();
+}
+
+/** The user ids whose public SSH keys go into a new VM: its creator, and with member_access every member of the project. */
+export async function keyHolders(q: Q, creatorId: number, projectId: number, memberAccess: boolean): Promise<number[]> {
+  if (!memberAccess) return [creatorId];
+  const members = await q.selectFrom('memberships').select('user_id').where('project_id', '=', projectId).orderBy('user_id').execute();
+  return [creatorId, ...members.map((m) => m.user_id).filter((id) => id !== creatorId)];
 }
 
 /** Sets the VM's state: in flight (a task_state), or its end state (task_state null, with its address or fault). */

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
-import { errorResponses } from '../../errors.js';
+import { errorResponses, invalid } from '../../errors.js';
 import { getWithAlias } from '../aliases.js';
 import { isProjectReachable } from '../projects/projects.repository.js';
 import { projectFieldReach, objectParamReach } from '../reach.hooks.js';
@@ -9,6 +9,23 @@ import { OpenstackIdParams, pageOf } from '../shared.schemas.js';
 import { isVmReachable } from './vms.repository.js';
 import { VmActionBody, VmCreateBody, VmListQuery, VmOut, VmPage } from './vms.schemas.js';
 import { changeVm, createVm, getVm, listVmsFor } from './vms.service.js';
+
+const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/**
+ * SimpleVM's form posts name launch volumes as `volume_ids` repeated with `volume_paths` in the same
+ * order (spec §8): they become `volumes`.
+ */
+export function pairedVolumeFields(body: unknown): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
+  const { volume_ids, volume_paths, ...rest } = body as Record<string, unknown>;
+  if (volume_ids === undefined && volume_paths === undefined) return body;
+  const ids = asList(volume_ids);
+  const paths = asList(volume_paths);
+  if ('volumes' in rest) throw invalid('volumes', 'Give the volumes either as volumes or as volume_ids with volume_paths, not both.');
+  if (ids.length !== paths.length) throw invalid('volume_paths', 'Give one volume_paths value for each volume_ids value, in the same order.');
+  return { ...rest, volumes: ids.map((id, i) => ({ openstack_id: id, path: paths[i] })) };
+}
 
 export function vmsRoutes(app: App, ctx: AppContext): void {
   app.addSchema(VmOut);
@@ -32,6 +49,10 @@ export function vmsRoutes(app: App, ctx: AppContext): void {
 
   app.post('/vms', {
     config: { auth: 'any', scope: 'vm:create', reach: projectFieldReach(isProjectReachable, ctx, 'body', 'project_id') },
+    // After the guard's form coercion: SimpleVM's form fields for the launch volumes.
+    preValidation: async (request) => {
+      request.body = pairedVolumeFields(request.body) as typeof request.body;
+    },
     schema: { operationId: 'createVm', tags: ['vms'], summary: 'Start a new VM; it is BUILD until the cloud reports it ACTIVE.', body: VmCreateBody, response: { 201: Type.Ref('Vm'), ...errorResponses } },
   }, async (request, reply) => reply.code(201).send(await createVm(ctx, principalOf(request), request.body)));
 

@@ -12,16 +12,24 @@ import { findFlavor, imageExists } from '../catalog/catalog.repository.js';
 import { isProjectReachable, lockProject } from '../projects/projects.repository.js';
 import { assertWithinQuota } from '../projects/projects.quota.js';
 import { isActiveSnapshotImage } from '../snapshots/snapshots.repository.js';
-import { type VmFilters, type VmView, findVm, findVmView, insertVm, listVmViews, setVmState } from './vms.repository.js';
+import { findResenvTemplate } from '../resenv/resenv.catalogue.js';
+import { publicKeysOfUsers } from '../ssh-keys/ssh-keys.repository.js';
+import { type VmOutView, withAccess } from './vms.access.js';
+import {
+  DEFAULT_LOGIN_USER, type VmFilters, findVm, findVmView, imageLoginUser, insertVm, keyHolders, listVmViews, reserveLaunchVolumes, setVmState,
+} from './vms.repository.js';
+import { MAX_SCRIPT_BYTES } from './vms.schemas.js';
+import { type LaunchVolume, MAX_USER_DATA_BASE64, base64Length, buildUserData } from './vms.user-data.js';
 
-export function listVmsFor(ctx: AppContext, p: Principal, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmView[] }> {
-  return listVmViews(ctx.db.kysely, reachOf(p), f, page, pageSize);
+export async function listVmsFor(ctx: AppContext, p: Principal, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmOutView[] }> {
+  const { count, results } = await listVmViews(ctx.db.kysely, reachOf(p), f, page, pageSize);
+  return { count, results: results.map((vm) => withAccess(ctx.config, vm)) };
 }
 
-export async function getVm(ctx: AppContext, p: Principal, id: string): Promise<VmView> {
+export async function getVm(ctx: AppContext, p: Principal, id: string): Promise<VmOutView> {
   const vm = isPlausibleId(id) ? await findVmView(ctx.db.kysely, reachOf(p), id) : null;
   if (!vm) throw notFound('No such VM.');
-  return vm;
+  return withAccess(ctx.config, vm);
 }
 
 export interface VmCreate {
@@ -29,11 +37,44 @@ export interface VmCreate {
   image_name: string;
   flavor_name: string;
   vm_name: string;
+  additional_script?: string;
+  research_environment_backend?: { template: string; user_path?: string; create_only?: boolean };
+  volumes?: LaunchVolume[];
+  member_access?: boolean;
 }
 
-export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): Promise<VmView> {
+/** `user_path` as the proxy and the VM use it: `/` first and last; `..` and `//` refused. */
+function normalizedUserPath(raw: string | undefined): string {
+  const segments = (raw ?? '').split('/').filter((s) => s !== '');
+  if (segments.some((s) => s === '.' || s === '..')) throw invalid('research_environment_backend', 'user_path may not contain . or .. segments.');
+  return segments.length ? `/${segments.join('/')}/` : '/';
+}
+
+/** The launch volumes, checked for what the schema cannot see: each once, each at its own path. */
+function launchVolumes(volumes: LaunchVolume[] | undefined): LaunchVolume[] {
+  const list = volumes ?? [];
+  const ids = new Set<string>();
+  const paths = new Set<string>();
+  for (const v of list) {
+    if (ids.has(v.openstack_id)) throw invalid('volumes', `The volume ${v.openstack_id} is named twice.`);
+    if (paths.has(v.path)) throw invalid('volumes', `Two volumes cannot both be mounted at ${v.path}.`);
+    if (v.path.split('/').some((s) => s === '.' || s === '..') || v.path === '/') throw invalid('volumes', `${v.path} is not a path to mount a volume at.`);
+    ids.add(v.openstack_id);
+    paths.add(v.path);
+  }
+  return list;
+}
+
+export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): Promise<VmOutView> {
   const reach = reachOf(p);
   const id = randomUUID();
+  const script = body.additional_script ?? null;
+  if (script !== null && Buffer.byteLength(script, 'utf8') > MAX_SCRIPT_BYTES) throw invalid('additional_script', 'The script is larger than 64 KiB.');
+  const backend = body.research_environment_backend;
+  const template = backend ? findResenvTemplate(ctx.config, backend.template) : undefined;
+  if (backend && !template) throw invalid('research_environment_backend', `Unknown research environment template "${backend.template}" (GET /api/research-environments/).`);
+  const userPath = backend ? normalizedUserPath(backend.user_path) : null;
+  const volumes = launchVolumes(body.volumes);
   await auditedTransaction(ctx, p, { action: 'vm.create', objectType: 'vm', objectId: id, subjectId: p.user.id, projectId: body.project_id }, async (trx) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
@@ -44,20 +85,35 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
     }
     await assertWithinQuota(trx, project, { vms: 1, cores: flavor.vcpus, ram_gb: flavor.ram_gb }, 'This VM');
     const now = nowIso();
+    const unfit = await reserveLaunchVolumes(trx, reach, project.id, volumes.map((v) => v.openstack_id), now);
+    if (unfit.length) throw invalid('volumes', `Not an available volume of this project: ${unfit.join(', ')}.`);
+    const keys = await publicKeysOfUsers(trx, await keyHolders(trx, p.user.id, project.id, body.member_access ?? false));
+    const userData = buildUserData({
+      sshKeys: keys.map((k) => k.public_key),
+      loginUser: (await imageLoginUser(trx, body.image_name)) ?? DEFAULT_LOGIN_USER,
+      volumes,
+      researchEnvironment: template && userPath !== null ? { template: template.template, port: template.port, user_path: userPath, create_only: backend?.create_only ?? false } : null,
+      additionalScript: script,
+    });
+    if (base64Length(userData) > MAX_USER_DATA_BASE64) {
+      throw invalid('additional_script', 'The first-boot script and the keys together exceed the cloud\'s 64 KiB limit for user data.');
+    }
     await insertVm(trx, {
       openstack_id: id, name: body.vm_name, project_id: project.id, owner_id: p.user.id, image_name: body.image_name,
       flavor_name: flavor.name, vcpus: flavor.vcpus, ram_gb: flavor.ram_gb, status: 'BUILD', task_state: 'spawning',
       fixed_ip: null, fault: null, created_at: now, updated_at: now,
+      ssh_keys: JSON.stringify([...new Set(keys.map((k) => k.fingerprint))]), resenv_template: template?.template ?? null, resenv_user_path: userPath,
     });
     await queueTransition(ctx, trx, 'vm', id, 'create', {
       name: body.vm_name, imageName: body.image_name, flavorName: flavor.name, projectId: project.id, owner: p.user.username,
+      userData, keys: keys.map((k) => ({ fingerprint: k.fingerprint, public_key: k.public_key })), volumes: volumes.map((v) => v.openstack_id),
     });
   });
   ctx.worker.wake();
   return getVm(ctx, p, id);
 }
 
-export async function changeVm(ctx: AppContext, p: Principal, id: string, action: VmAction, rebootType: RebootType = 'SOFT'): Promise<VmView> {
+export async function changeVm(ctx: AppContext, p: Principal, id: string, action: VmAction, rebootType: RebootType = 'SOFT'): Promise<VmOutView> {
   const event = { action: action === 'delete' ? 'vm.delete' as const : 'vm.action' as const, objectType: 'vm', objectId: id };
   await auditedTransaction(ctx, p, event, async (trx, e) => {
     const vm = isPlausibleId(id) ? await findVm(trx, reachOf(p), id, ctx.db.dialect) : undefined;

@@ -3,7 +3,9 @@
 // contract's: vmDuring in src/shared/contract.ts.) The worker finds them through portal.ts.
 import type { VmAction } from '../../../shared/contract.js';
 import { type Finish, type TransitionDefinition, done, failed, pending } from '../../transitions/definitions.js';
-import { freeVolumesOf, setVmState } from './vms.repository.js';
+import type { ServerKey } from '../../cloud/provider.js';
+import { queueTransition } from '../../transitions/queue.js';
+import { freeVolumesOf, releaseLaunchVolumes, setVmState } from './vms.repository.js';
 
 /** The status each VM action ends in. */
 const VM_TARGET: Record<VmAction | 'create', string> = {
@@ -14,14 +16,25 @@ const VM_TARGET: Record<VmAction | 'create', string> = {
   delete: 'DELETED',
 };
 
+/** What a VM's launch volumes (spec §8 `volumes`) become when its creation ends. */
+interface LaunchVolumes {
+  ids: string[];
+  /** Queues their attach transitions (the VM is ACTIVE), or, when null, gives them back. */
+  attach: ((trx: Parameters<Finish>[0], id: string) => Promise<void>) | null;
+}
+
 /** The VM's end state: nothing in flight any more. */
-function finishVm(id: string, patch: { status: string; fixed_ip?: string | null; fault?: string | null }): Finish {
+function finishVm(id: string, patch: { status: string; fixed_ip?: string | null; fault?: string | null }, launch?: LaunchVolumes): Finish {
   return async (trx, now) => {
     await setVmState(trx, id, { ...patch, task_state: null }, now);
     // A deleted VM frees the volumes that were attached to it.
     if (patch.status === 'DELETED') await freeVolumesOf(trx, id, now);
+    if (launch?.attach) for (const volume of launch.ids) await launch.attach(trx, volume);
+    else if (launch) await releaseLaunchVolumes(trx, launch.ids, now);
   };
 }
+
+const launchVolumeIds = (params: Record<string, unknown>): string[] => (Array.isArray(params.volumes) ? params.volumes.map(String) : []);
 
 function vmTransition(action: VmAction | 'create'): TransitionDefinition {
   const target = VM_TARGET[action];
@@ -35,6 +48,9 @@ function vmTransition(action: VmAction | 'create'): TransitionDefinition {
             imageName: String(params.imageName),
             flavorName: String(params.flavorName),
             metadata: { simplevm_project_id: String(params.projectId), simplevm_owner: String(params.owner) },
+            // Transitions queued before VMs had user data carry none.
+            userData: typeof params.userData === 'string' ? params.userData : '#cloud-config\n{}\n',
+            keys: Array.isArray(params.keys) ? (params.keys as ServerKey[]) : [],
           });
         case 'stop':
           return cloud.stopServer(t.object_id);
@@ -46,24 +62,28 @@ function vmTransition(action: VmAction | 'create'): TransitionDefinition {
           return cloud.deleteServer(t.object_id);
       }
     },
-    async check(cloud, t) {
+    async check(cloud, t, params) {
+      // A create's launch volumes: attached once the VM is ACTIVE, given back when it fails.
+      const ids = action === 'create' ? launchVolumeIds(params) : [];
+      const giveBack: LaunchVolumes = { ids, attach: null };
       const server = await cloud.getServer(t.object_id);
       if (!server || server.status === 'DELETED') {
         // Gone: the end of a delete, and what a VM deleted behind the portal's back becomes.
         return action === 'delete' ? done(finishVm(t.object_id, { status: 'DELETED' }))
-          : failed(finishVm(t.object_id, { status: 'DELETED', fault: 'The server disappeared from the cloud.' }));
+          : failed(finishVm(t.object_id, { status: 'DELETED', fault: 'The server disappeared from the cloud.' }, giveBack));
       }
       // A server in ERROR keeps that status while it is being deleted (Nova: task_state deleting).
       if (server.status === 'ERROR' && !(action === 'delete' && server.taskState === 'deleting')) {
-        return failed(finishVm(t.object_id, { status: 'ERROR', fault: server.fault ?? 'The cloud reported an error.' }));
+        return failed(finishVm(t.object_id, { status: 'ERROR', fault: server.fault ?? 'The cloud reported an error.' }, giveBack));
       }
       if (server.status === target && server.taskState === null) {
-        return done(finishVm(t.object_id, { status: target, fixed_ip: server.fixedIp, fault: null }));
+        const attach = (trx: Parameters<Finish>[0], volume: string) => queueTransition({ cloud }, trx, 'volume', volume, 'attach', { vm: t.object_id });
+        return done(finishVm(t.object_id, { status: target, fixed_ip: server.fixedIp, fault: null }, { ids, attach }));
       }
       return pending;
     },
-    fail(t, _params, reason) {
-      return finishVm(t.object_id, { status: 'ERROR', fault: reason });
+    fail(t, params, reason) {
+      return finishVm(t.object_id, { status: 'ERROR', fault: reason }, action === 'create' ? { ids: launchVolumeIds(params), attach: null } : undefined);
     },
   };
 }
