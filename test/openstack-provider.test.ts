@@ -1,6 +1,7 @@
 // The OpenStack provider on its own, against the fake OpenStack and a real database: the catalog
 // it offers, what it sends Nova/Cinder/Glance (metadata tags, network, images), that each request is
 // safe to repeat (the worker repeats after a crash), and how refusals and vanished objects read back.
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenStackProvider, keypairName } from '../src/server/cloud/openstack/openstack.provider.js';
 import type { CloudServer, CloudVolume } from '../src/server/cloud/provider.js';
@@ -117,6 +118,13 @@ describe('what the cloud is asked', () => {
       expect(Buffer.from(server.userData ?? '', 'base64').toString('utf8')).toBe(userData);
       expect(server.keyName).toBe(keypairName('SHA256:first'));
     }
+    // Too large for Nova as plain base64: sent gzip-compressed, which cloud-init unpacks.
+    const big = `#cloud-config\nwrite_files:\n  - path: /big\n    content: |\n${'      the same line again and again\n'.repeat(3000)}`;
+    const bigId = portalId();
+    await p.createServer({ id: bigId, name: 'big-user-data', imageName: 'Ubuntu-22.04', flavorName: 'de.NBI tiny', metadata: META, userData: big, keys: [] });
+    const [bigServer] = fake.serverTagged(bigId);
+    expect(Buffer.from(big).toString('base64').length).toBeGreaterThan(65_535);
+    expect(gunzipSync(Buffer.from(bigServer.userData ?? '', 'base64')).toString('utf8')).toBe(big);
     const pairs = [...fake.keypairs.values()].filter((k) => keys.some((key) => key.public_key === k.publicKey));
     expect(pairs.map((k) => k.name).sort()).toEqual([keypairName('SHA256:first'), keypairName('SHA256:second')].sort());
   });

@@ -3,6 +3,7 @@
 // VM in one cloud-init document; every VM says how to connect; and a POST field a route does not
 // know is refused, never dropped.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +127,15 @@ describe('creating a VM with keys, a script, an environment and volumes', () => 
     expect(JSON.stringify(doc.runcmd)).toContain('simplevm-resenv-setup');
   });
 
+  it('takes a first-boot script of a full 64 KiB (scripts compress; the cloud gets it gzip-compressed)', async () => {
+    const script = `#!/bin/bash\n${'echo "line of a long setup script"\n'.repeat(2000)}`.slice(0, 64 * 1024);
+    const res = await create({ additional_script: script });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(201);
+    const { doc } = await bootOf(res.data.openstack_id);
+    const file = (doc.write_files as { path: string; content: string }[]).find((f) => f.path === '/var/lib/simplevm/additional-script.sh');
+    expect(file?.content.startsWith(script)).toBe(true);
+  });
+
   it('without keys or extras, sends an empty #cloud-config and shows no keys', async () => {
     const loner = await t.factory.user();
     const own = await t.factory.project({ members: [loner] });
@@ -147,6 +157,8 @@ describe('creating a VM with keys, a script, an environment and volumes', () => 
     const cases: [Record<string, unknown>, string][] = [
       [{ additional_script: 'x'.repeat(64 * 1024 + 1) }, 'additional_script'],
       [{ additional_script: 'é'.repeat(40 * 1024) }, 'additional_script'],
+      // 64 KiB that does not compress: more than Nova takes even gzip-compressed.
+      [{ additional_script: randomBytes(48 * 1024).toString('base64').slice(0, 64 * 1024) }, 'additional_script'],
       [{ research_environment_backend: { template: 'no-such-thing' } }, 'research_environment_backend'],
       [{ research_environment_backend: { template: 'rstudio', user_path: 'a/../../etc' } }, 'research_environment_backend'],
       [{ research_environment_backend: { template: 'rstudio', colour: 'blue' } }, 'research_environment_backend.colour'],

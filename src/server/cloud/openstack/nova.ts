@@ -1,4 +1,5 @@
 // Nova (compute) at one microversion, 2.89: servers, their actions, flavors and volume attachments.
+import { encodeUserData } from '../user-data.js';
 import { httpStatusOf, isNotFound } from './errors.js';
 import {
   type NovaFlavor, NovaFlavorList, NovaImageCreated, type NovaServer, NovaServerBody, NovaServerCreated, NovaServerList, NovaVolumeAttachment,
@@ -51,15 +52,15 @@ export class NovaApi {
   }
 
   /**
-   * `userData`: the cloud-init document, sent base64-encoded (Nova refuses more than 65,535 bytes of
-   * it); `keyName`: a key pair of the portal's OpenStack user (importKeypair).
+   * `userData`: the cloud-init document, sent base64-encoded (compressed when it would pass Nova's
+   * 65,535 characters: encodeUserData); `keyName`: a key pair of the portal's OpenStack user (importKeypair).
    */
   async createServer(req: {
     name: string; imageRef: string; flavorRef: string; networkId: string; metadata: Record<string, string>; userData: string; keyName: string | null;
   }): Promise<string> {
     const server: Record<string, unknown> = {
       name: req.name, imageRef: req.imageRef, flavorRef: req.flavorRef, networks: [{ uuid: req.networkId }], metadata: req.metadata,
-      user_data: Buffer.from(req.userData, 'utf8').toString('base64'),
+      user_data: encodeUserData(req.userData),
     };
     if (req.keyName !== null) server.key_name = req.keyName;
     const { body } = await this.s.request('compute', 'POST', '/servers', { ...this.opts, schema: NovaServerCreated, idempotent: false, body: { server } });

@@ -1,6 +1,6 @@
 // Using a VM (spec §9): users' public SSH keys; what a VM was given at creation (the keys'
 // fingerprints, its research environment); images' login user (`default_user`).
-import { type Kysely, PostgresAdapter } from 'kysely';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   const pg = db.getExecutor().adapter instanceof PostgresAdapter;
@@ -21,9 +21,20 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('vms').addColumn('resenv_template', 'varchar(64)').execute();
   await db.schema.alterTable('vms').addColumn('resenv_user_path', 'varchar(255)').execute();
   await db.schema.alterTable('images').addColumn('default_user', 'varchar(64)').execute();
+  // A VM's create carries its cloud-init user data (up to 64 KiB of script, the keys) to the worker,
+  // which must be able to ask the cloud again after a crash. SQLite does not enforce varchar sizes.
+  // The simulated cloud keeps the same user data with its server, as a real cloud would.
+  if (pg) {
+    await sql`alter table transitions alter column params type text`.execute(db);
+    await sql`alter table sim_resources alter column data type text`.execute(db);
+  }
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    await sql`alter table sim_resources alter column data type varchar(4000)`.execute(db);
+    await sql`alter table transitions alter column params type varchar(2000)`.execute(db);
+  }
   await db.schema.alterTable('images').dropColumn('default_user').execute();
   for (const column of ['resenv_user_path', 'resenv_template', 'ssh_keys']) await db.schema.alterTable('vms').dropColumn(column).execute();
   await db.schema.dropTable('ssh_keys').execute();

@@ -47,11 +47,14 @@ export async function publicKeysOfUsers(
   userIds: number[],
 ): Promise<{ user_id: number; name: string; type: string; public_key: string; fingerprint: string }[]> {
   if (userIds.length === 0) return [];
-  return q
+  const rows = await q
     .selectFrom('ssh_keys')
     .select(['user_id', 'name', 'type', 'public_key', 'fingerprint'])
     .where('user_id', 'in', [...new Set(userIds)])
     .orderBy('user_id')
     .orderBy('id')
     .execute();
+  // In the order the users were given (a VM's creator first), each user's keys oldest first.
+  const rank = new Map(userIds.map((id, i) => [id, i] as const).reverse());
+  return rows.sort((a, b) => (rank.get(a.user_id) ?? 0) - (rank.get(b.user_id) ?? 0));
 }

@@ -19,7 +19,8 @@ import {
   DEFAULT_LOGIN_USER, type VmFilters, findVm, findVmView, imageLoginUser, insertVm, keyHolders, listVmViews, reserveLaunchVolumes, setVmState,
 } from './vms.repository.js';
 import { MAX_SCRIPT_BYTES } from './vms.schemas.js';
-import { type LaunchVolume, MAX_USER_DATA_BASE64, base64Length, buildUserData } from './vms.user-data.js';
+import { MAX_USER_DATA_BASE64, encodeUserData } from '../../cloud/user-data.js';
+import { type LaunchVolume, buildUserData } from './vms.user-data.js';
 
 export async function listVmsFor(ctx: AppContext, p: Principal, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmOutView[] }> {
   const { count, results } = await listVmViews(ctx.db.kysely, reachOf(p), f, page, pageSize);
@@ -95,8 +96,9 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
       researchEnvironment: template && userPath !== null ? { template: template.template, port: template.port, user_path: userPath, create_only: backend?.create_only ?? false } : null,
       additionalScript: script,
     });
-    if (base64Length(userData) > MAX_USER_DATA_BASE64) {
-      throw invalid('additional_script', 'The first-boot script and the keys together exceed the cloud\'s 64 KiB limit for user data.');
+    // Every cloud gets what Nova would take (base64, compressed when needed, at most 65,535 characters).
+    if (encodeUserData(userData).length > MAX_USER_DATA_BASE64) {
+      throw invalid('additional_script', 'The first-boot script and the keys together exceed the cloud\'s limit for user data (64 KiB, base64-encoded and compressed).');
     }
     await insertVm(trx, {
       openstack_id: id, name: body.vm_name, project_id: project.id, owner_id: p.user.id, image_name: body.image_name,

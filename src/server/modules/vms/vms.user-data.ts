@@ -4,9 +4,6 @@
 // keeps it), so a test reads exactly what a real VM would run.
 import { stringify } from 'yaml';
 
-/** Nova refuses user data over 65,535 bytes once base64-encoded. */
-export const MAX_USER_DATA_BASE64 = 65_535;
-
 export interface LaunchVolume {
   openstack_id: string;
   path: string;
@@ -92,6 +89,3 @@ export function buildUserData(input: UserDataInput): string {
   if (runcmd.length) doc.runcmd = runcmd;
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }
-
-/** The size Nova judges: the user data base64-encoded. */
-export const base64Length = (userData: string): number => Math.ceil(Buffer.byteLength(userData, 'utf8') / 3) * 4;
