@@ -27,7 +27,8 @@ export interface TestPortal extends Portal {
 }
 
 /** A portal with its worker running and short simulated transitions. */
-export async function buildTestApp(env: Record<string, string> = {}, opts: { worker?: boolean; logStream?: { write(line: string): void } } = {}): Promise<TestPortal> {
+/** `simFixedIp`: every simulated VM gets this address (a test's own server on 127.0.0.1, to reach a "VM" for real). */
+export async function buildTestApp(env: Record<string, string> = {}, opts: { worker?: boolean; logStream?: { write(line: string): void }; simFixedIp?: string } = {}): Promise<TestPortal> {
   const fresh = env.DATABASE_URL ? { url: env.DATABASE_URL, drop: async () => {} } : await freshDatabaseUrl();
   const config = loadConfig({
     SIMPLEVM_SIM_DELAY_MS: '30',
@@ -41,7 +42,7 @@ export async function buildTestApp(env: Record<string, string> = {}, opts: { wor
     DATABASE_URL: fresh.url,
   });
   // The portal opens its database as `serve` does, and closes it with itself.
-  const portal = await createPortal(config, opts.logStream ? { logStream: opts.logStream } : {});
+  const portal = await createPortal(config, { ...(opts.logStream ? { logStream: opts.logStream } : {}), ...(opts.simFixedIp ? { simFixedIp: opts.simFixedIp } : {}) });
   if (opts.worker !== false) portal.startWorker();
   const http = new Http(portal);
   const close = portal.close.bind(portal);

@@ -49,9 +49,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function setVm(id: string, row: { resenv_template?: string | null; resenv_user_path?: string | null; status?: string; fixed_ip?: string | null }) {
-  await t.ctx.db.kysely.updateTable('vms').set(row).where('openstack_id', '=', id).execute();
-}
 
 /** Each request and upgrade the stand-in environment gets from now on. */
 function watchBackend() {
@@ -80,20 +77,32 @@ beforeAll(async () => {
     { template: 'jupyterlab', title: 'JupyterLab', description: 'Notebooks.', port: 8888, image_tag: 'resenv-jupyterlab' },
     { template: 'silent', title: 'Silent', description: 'Listens nowhere.', port: await closedPort(), image_tag: 'resenv-silent' },
   ]));
-  t = await buildTestApp({ SIMPLEVM_RESENV_FILE: file });
+  // The simulated cloud gives every VM the address of the stand-in environment's server.
+  t = await buildTestApp({ SIMPLEVM_RESENV_FILE: file }, { simFixedIp: '127.0.0.1' });
   base = await listen(t);
   wsBase = base.replace(/^http/, 'ws');
   [owner, m2, admin, outsider, su] = await Promise.all([t.factory.user(), t.factory.user(), t.factory.user(), t.factory.user(), t.factory.user({ superuser: true })]);
   project = await t.factory.project({ members: [owner, m2], admins: [admin] });
   await t.factory.project({ members: [outsider] });
-  const vms = await Promise.all([1, 2, 3, 4, 5].map(() => t.factory.vm(owner, project.id)));
-  [vm, vmRoot, vmPlain, vmStopped, vmDown] = vms.map((v) => v.openstack_id);
-  // Until POST /api/vms/ takes research_environment_backend, the rows are given their environment here.
-  await setVm(vm, { fixed_ip: '127.0.0.1', resenv_template: 'testenv', resenv_user_path: '/lab/' });
-  await setVm(vmRoot, { fixed_ip: '127.0.0.1', resenv_template: 'testenv', resenv_user_path: null });
-  await setVm(vmPlain, { fixed_ip: '127.0.0.1' });
-  await setVm(vmStopped, { fixed_ip: '127.0.0.1', resenv_template: 'testenv', resenv_user_path: '/', status: 'SHUTOFF' });
-  await setVm(vmDown, { fixed_ip: '127.0.0.1', resenv_template: 'silent', resenv_user_path: '/' });
+  // Made as a user makes them: POST /api/vms/ with research_environment_backend.
+  const make = async (backend?: Record<string, unknown>) => {
+    const res = await t.http.post('/api/vms/', {
+      as: owner.session,
+      body: { project_id: project.id, image_name: 'Ubuntu-24.04-RStudio', flavor_name: 'de.NBI tiny', vm_name: unique('vm'), ...(backend ? { research_environment_backend: backend } : {}) },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return (await t.factory.waitFor(owner, `/api/vms/${res.data.openstack_id}/`, (d) => d.status === 'ACTIVE')).openstack_id as string;
+  };
+  [vm, vmRoot, vmPlain, vmStopped, vmDown] = await Promise.all([
+    make({ template: 'testenv', user_path: 'lab', create_only: true }),
+    make({ template: 'testenv' }),
+    make(),
+    make({ template: 'testenv', user_path: '/' }),
+    make({ template: 'silent' }),
+  ]);
+  expect((await t.http.get(`/api/vms/${vm}/`, { as: owner.session })).data.fixed_ip).toBe('127.0.0.1');
+  await t.http.post(`/api/vms/${vmStopped}/action/`, { as: owner.session, body: { os_action: 'stop' } });
+  await t.factory.waitFor(owner, `/api/vms/${vmStopped}/`, (d) => d.status === 'SHUTOFF' && d.task_state === null);
 }, 60_000);
 
 afterAll(async () => {
@@ -329,9 +338,13 @@ describe('the proxy at /resenv/{openstack_id}/', () => {
   it('stops answering once the VM is stopped, and once the session ends', async () => {
     const session = await t.factory.login(owner.username);
     expect((await get(`/resenv/${vmRoot}/`, { cookie: session.cookie })).status).toBe(200);
-    await setVm(vmRoot, { status: 'SHUTOFF' });
+    const act = async (os_action: string, status: string) => {
+      await t.http.post(`/api/vms/${vmRoot}/action/`, { as: owner.session, body: { os_action } });
+      await t.factory.waitFor(owner, `/api/vms/${vmRoot}/`, (d) => d.status === status && d.task_state === null);
+    };
+    await act('stop', 'SHUTOFF');
     await expectNotFound(await get(`/resenv/${vmRoot}/`, { cookie: session.cookie }));
-    await setVm(vmRoot, { status: 'ACTIVE' });
+    await act('resume', 'ACTIVE');
     expect((await get(`/resenv/${vmRoot}/`, { cookie: session.cookie })).status).toBe(200);
     expect((await t.http.post('/api/auth/logout', { as: session })).statusCode).toBe(204);
     await expectNotFound(await get(`/resenv/${vmRoot}/`, { cookie: session.cookie }));

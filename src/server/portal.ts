@@ -26,16 +26,17 @@ export interface Portal {
 /** Each resource's transitions, by the object type of its transitions rows: the engine knows none of them itself. */
 const TRANSITIONS: TransitionRegistry = { vm: vmTransitions, volume: volumeTransitions, snapshot: snapshotTransitions };
 
-export function createCloud(config: Config, db: Db): CloudProvider {
+/** `simFixedIp`: the address the simulated cloud gives every server (tests reach a server of their own so). */
+export function createCloud(config: Config, db: Db, simFixedIp: string | null = null): CloudProvider {
   // loadConfig gives `openstack` settings exactly when SIMPLEVM_CLOUD=openstack.
   if (config.openstack) return new OpenStackProvider(db.kysely, config.openstack);
-  return new SimulatedProvider(db.kysely, config.simDelayMs);
+  return new SimulatedProvider(db.kysely, config.simDelayMs, simFixedIp);
 }
 
-export async function createPortal(config: Config, opts: BuildOptions & { db?: Db } = {}): Promise<Portal> {
+export async function createPortal(config: Config, opts: BuildOptions & { db?: Db; simFixedIp?: string } = {}): Promise<Portal> {
   const db = opts.db ?? openDatabase(config.databaseUrl, { pool: config.dbPool, readCache: config.readCache });
   await migrateToLatest(db.kysely);
-  const cloud = createCloud(config, db);
+  const cloud = createCloud(config, db, opts.simFixedIp ?? null);
   await syncCatalog({ db, cloud });
   const ctx = { config, db, cloud } as AppContext;
   const app = await buildApp(ctx, opts);
