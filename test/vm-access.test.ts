@@ -166,6 +166,8 @@ describe('creating a VM with keys, a script, an environment and volumes', () => 
       [{ volumes: [{ openstack_id: busy.openstack_id, path: '/vol/x' }] }, 'volumes'],
       [{ volumes: [{ openstack_id: 'no-such-volume', path: '/vol/x' }] }, 'volumes'],
       [{ volumes: [{ openstack_id: foreign.openstack_id, path: 'relative' }] }, 'volumes'],
+      [{ volumes: [{ openstack_id: foreign.openstack_id, path: '//' }] }, 'volumes'],
+      [{ volume_ids: [foreign.openstack_id, busy.openstack_id], volume_paths: ['/data/', '//data'] }, 'volumes'],
       [{ volume_ids: [busy.openstack_id], volume_paths: [] }, 'volume_paths'],
       [{ conda_forever: true, flavour: 'x' }, 'conda_forever'],
     ];

@@ -31,14 +31,18 @@ beforeAll(async () => {
   dir = tempDir('simplevm-resenv-browser-');
   const file = path.join(dir.dir, 'resenv.json');
   fs.writeFileSync(file, JSON.stringify([{ template: 'testenv', title: 'Test environment', description: 'A page and a WebSocket echo.', port: backend.port, image_tag: 'resenv-testenv' }]));
-  t = await buildTestApp({ SIMPLEVM_RESENV_FILE: file });
+  // Every simulated VM gets the address of the stand-in environment's server.
+  t = await buildTestApp({ SIMPLEVM_RESENV_FILE: file }, { simFixedIp: '127.0.0.1' });
   base = await listen(t);
   owner = await t.factory.user();
   other = await t.factory.user();
   const project = await t.factory.project({ members: [owner, other] });
-  vm = (await t.factory.vm(owner, project.id)).openstack_id;
-  // Until POST /api/vms/ takes research_environment_backend, the VM is given its environment here.
-  await t.ctx.db.kysely.updateTable('vms').set({ fixed_ip: '127.0.0.1', resenv_template: 'testenv', resenv_user_path: '/lab/' }).where('openstack_id', '=', vm).execute();
+  const made = await t.http.post('/api/vms/', {
+    as: owner.session,
+    body: { project_id: project.id, image_name: 'Ubuntu-24.04', flavor_name: 'de.NBI tiny', vm_name: 'lab', research_environment_backend: { template: 'testenv', user_path: 'lab' } },
+  });
+  vm = made.data.openstack_id;
+  await t.factory.waitFor(owner, `/api/vms/${vm}/`, (d) => d.status === 'ACTIVE');
   browser = await launchChromium();
   context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 900 } });
   page = await newPage(context, problems);

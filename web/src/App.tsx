@@ -2,7 +2,7 @@
 // (keeping the page they asked for, to return to after login), and otherwise shows the navigation
 // and the page the address names.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, NavLink, Navigate, Outlet, Route, Routes, useLocation, useNavigationType, useSearchParams } from 'react-router';
 import type { Me } from './api';
 import { AuditPage } from './pages/AuditPage';
@@ -11,6 +11,7 @@ import { NewVmPage } from './pages/NewVmPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ProfilePage } from './pages/ProfilePage';
 import { ProjectPage, ProjectsPage } from './pages/ProjectsPage';
+import { VmPage } from './pages/VmPage';
 import { VmsPage } from './pages/VmsPage';
 import { VolumesPage } from './pages/VolumesPage';
 import { meQuery, useLogout } from './queries';
@@ -48,6 +49,7 @@ export function App() {
           <Route index element={<Navigate to="/vms" replace />} />
           <Route path="vms" element={<VmsPage />} />
           <Route path="vms/new" element={<NewVmPage />} />
+          <Route path="vms/:openstackId" element={<VmPage />} />
           <Route path="volumes" element={<VolumesPage />} />
           <Route path="projects" element={<ProjectsPage />} />
           <Route path="projects/:id" element={<ProjectPage />} />
@@ -66,10 +68,23 @@ function ToLogin({ loggedOut }: { loggedOut: boolean }) {
   return <Navigate to={loggedOut ? '/login' : loginPathFor(pathname + search)} replace />;
 }
 
+/** Pages the portal serves itself, outside this app: a VM's research environment (/resenv/{id}/…). */
+const isServerPage = (path: string) => path.startsWith('/resenv/');
+
 /** Logged in on the login page: on to the page the user asked for. */
 function AfterLogin() {
   const [params] = useSearchParams();
-  return <Navigate to={safeNext(params.get('next'))} replace />;
+  const next = safeNext(params.get('next'));
+  const server = isServerPage(next);
+  // The app's router cannot show a research environment: the browser loads it from the portal, once
+  // (StrictMode runs an effect twice, and a second load would restart the first).
+  const left = useRef(false);
+  useEffect(() => {
+    if (!server || left.current) return;
+    left.current = true;
+    window.location.replace(next);
+  }, [server, next]);
+  return server ? <main className="centered"><Loading what="the research environment" /></main> : <Navigate to={next} replace />;
 }
 
 /** A page reached by a link or a form starts at its top; on Back and Forward the browser keeps its place. */

@@ -21,6 +21,8 @@ export type Vm = Schemas['Vm'];
 export type Volume = Schemas['Volume'];
 export type ApiKey = Schemas['ApiKey'];
 export type ApiKeyCreated = Schemas['ApiKeyCreated'];
+export type SshKey = Schemas['SshKey'];
+export type SshKeyCreated = Schemas['SshKeyCreated'];
 export type AuditEvent = Schemas['AuditEvent'];
 export type { Page };
 

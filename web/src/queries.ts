@@ -22,6 +22,7 @@ const POLL_MS = 1000;
 /** The JSON body an operation of the API takes, as the OpenAPI document types it. */
 type BodyOf<O extends keyof operations> = operations[O] extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
 export type VolumeActionBody = BodyOf<'volumeAction'>;
+export type VmCreateBody = BodyOf<'createVm'>;
 
 export interface ProjectFilter {
   project_id?: number;
@@ -46,7 +47,9 @@ const keys = {
   vms: ['vms'] as const,
   volumes: ['volumes'] as const,
   apiKeys: ['keys'] as const,
+  sshKeys: ['ssh-keys'] as const,
   audit: ['audit'] as const,
+  researchEnvironments: ['research-environments'] as const,
 };
 
 /** Writes to one VM (an action, or its deletion); rows read whether they are busy by this key. */
@@ -135,6 +138,14 @@ export function vmPageQuery(filter: ProjectFilter, page: number) {
   });
 }
 
+/** One VM (also when DELETED); read again every second while it changes state, as the list is. */
+export const vmQuery = (id: string) =>
+  queryOptions({
+    queryKey: [...keys.vms, 'detail', id] as const,
+    queryFn: ({ signal }) => call(client.GET('/api/vms/{openstack_id}', { params: { path: { openstack_id: id } }, signal })),
+    refetchInterval: (query) => (query.state.data && vmInTransition(query.state.data) ? POLL_MS : false),
+  });
+
 /** Up to 500 VMs in one read: what volumes can be attached to, and the names of those they are. */
 export const vmChoicesQuery = (filter: ProjectFilter, poll: boolean) =>
   queryOptions({
@@ -154,6 +165,35 @@ export function volumePageQuery(filter: ProjectFilter, page: number) {
   });
 }
 
+/** Up to 500 volumes of a project, optionally of one status (`available`: what a new VM can be given). */
+export const projectVolumesQuery = (projectId: number, status?: string) =>
+  queryOptions({
+    queryKey: [...keys.volumes, 'project', projectId, status ?? 'all'] as const,
+    queryFn: ({ signal }) =>
+      call(client.GET('/api/volumes', { params: { query: { project_id: projectId, ...(status ? { status } : {}), page_size: 500 } }, signal })),
+  });
+
+/**
+ * The volumes attached to a VM (its `volumes`, ids), read from its project's volumes: read again
+ * when the VM's list of ids changes (it is in the key), and every second while one changes state.
+ */
+export const vmVolumesQuery = (vm: Pick<Vm, 'openstack_id' | 'project_id' | 'volumes'>) =>
+  queryOptions({
+    queryKey: [...keys.volumes, 'of-vm', vm.openstack_id, vm.volumes] as const,
+    queryFn: async ({ signal }) => {
+      const page = await call(client.GET('/api/volumes', { params: { query: { project_id: vm.project_id, page_size: 500 } }, signal }));
+      return page.results.filter((v) => vm.volumes.includes(v.openstack_id) || v.attached_to === vm.openstack_id);
+    },
+    refetchInterval: (query) => (query.state.data?.some(volumeInTransition) ? POLL_MS : false),
+  });
+
+/** The research environment templates; the portal reads them once, when it starts. */
+export const researchEnvironmentsQuery = queryOptions({
+  queryKey: [...keys.researchEnvironments, 'list'] as const,
+  queryFn: ({ signal }) => call(client.GET('/api/research-environments', { signal })),
+  staleTime: Infinity,
+});
+
 /**
  * The user's live keys: all of them, or with `projectId` those bound to that project. Both under
  * keys.apiKeys, so every key write refreshes both lists.
@@ -164,6 +204,12 @@ export const apiKeysQuery = (projectId?: number) =>
     queryFn: ({ signal }) =>
       call(projectId === undefined ? client.GET('/api/keys', { signal }) : client.GET('/api/projects/{id}/keys', { params: { path: { id: projectId } }, signal })),
   });
+
+/** The user's public SSH keys (the profile's SSH keys section). */
+export const sshKeysQuery = queryOptions({
+  queryKey: [...keys.sshKeys, 'list'] as const,
+  queryFn: ({ signal }) => call(client.GET('/api/profile/ssh-keys', { signal })),
+});
 
 /** One page of the audit log: a superuser's is everyone's, anyone else's their own. */
 export function auditPageQuery(filter: AuditFilter, page: number) {
@@ -229,14 +275,23 @@ export function useCreateVm() {
   });
 }
 
-/** Replaces the rows of `item` in every cached page under `queryKey` by the answer in hand. */
+/**
+ * Replaces `item` by the answer in hand wherever the cache under `queryKey` holds it: its row in
+ * every cached page or list, and its own detail (vmQuery).
+ */
 async function showAnswer<T extends { openstack_id: string }>(queryClient: QueryClient, queryKey: readonly unknown[], item: T): Promise<void> {
   // A read already on its way is older than this answer: it must not overwrite it.
   await queryClient.cancelQueries({ queryKey });
-  queryClient.setQueriesData<Page<T>>({ queryKey }, (page) =>
-    page ? { ...page, results: page.results.map((x) => (x.openstack_id === item.openstack_id ? item : x)) } : page,
-  );
+  const swap = (x: T): T => (x.openstack_id === item.openstack_id ? item : x);
+  queryClient.setQueriesData<Page<T> | T[] | T>({ queryKey }, (cached) => {
+    if (!cached) return cached;
+    if (Array.isArray(cached)) return (cached as T[]).map(swap);
+    const one = cached as Page<T> | T;
+    return isPage<T>(one) ? { ...one, results: one.results.map(swap) } : swap(one as T);
+  });
 }
+
+const isPage = <T>(cached: Page<T> | T): cached is Page<T> => typeof cached === 'object' && cached !== null && 'results' in cached;
 
 /** The VM as the answer shows it at once; then every VM list is read again (and polls while it changes). */
 async function vmChanged(queryClient: QueryClient, vm: Vm, quota: boolean): Promise<void> {
@@ -330,6 +385,30 @@ export function useDeleteKey() {
   return useMutation({
     mutationFn: ({ id }: { id: number }) => call(client.DELETE('/api/keys/{id}', { params: { path: { id } } })),
     onSuccess: () => keysChanged(queryClient),
+  });
+}
+
+/** SSH key writes change the key list, and write audit events the profile shows beside it. */
+function sshKeysChanged(queryClient: QueryClient): Promise<unknown> {
+  return Promise.all([queryClient.invalidateQueries({ queryKey: keys.sshKeys }), queryClient.invalidateQueries({ queryKey: keys.audit })]);
+}
+
+/** Adds a pasted public key, or (generate: true) has a key pair made. */
+export function useCreateSshKey() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    // A generated key's answer holds the private key, handed over once: gone from the cache with the form.
+    gcTime: 0,
+    mutationFn: (body: BodyOf<'createSshKey'>) => call(client.POST('/api/profile/ssh-keys', { body })),
+    onSuccess: () => sshKeysChanged(queryClient),
+  });
+}
+
+export function useDeleteSshKey() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id }: { id: number }) => call(client.DELETE('/api/profile/ssh-keys/{id}', { params: { path: { id } } })),
+    onSuccess: () => sshKeysChanged(queryClient),
   });
 }
 

@@ -1,6 +1,6 @@
-// Building blocks shared by the pages: loading and error states, the address's query parameters,
+// Building blocks shared by the pages: loading and error states, copy buttons, the address's query parameters,
 // paginated lists, dialogs, tabs, quota bars and formatting. Data loading is react-query's (queries.ts).
-import { type FormEvent, type KeyboardEvent, type ReactNode, useCallback, useEffect, useId, useRef } from 'react';
+import { type FormEvent, type KeyboardEvent, type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import type { ApiError } from './api';
 import { PAGE_SIZE } from './queries';
@@ -43,6 +43,43 @@ export function LoadError({ error, retry }: { error: ApiError; retry: () => void
 
 export function Empty({ children }: { children: ReactNode }) {
   return <div className="empty">{children}</div>;
+}
+
+/** How long "Copied" stays beside a copy button. */
+const COPIED_MS = 5000;
+
+/**
+ * A Copy button for a value the user needs elsewhere (an id, an ssh line): `label` is its
+ * accessible name ("Copy ssh command"); beside it, "Copied" once the clipboard has it, or how to
+ * copy by hand where the browser gives no clipboard (a page not on https).
+ */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
+  useEffect(() => {
+    if (copied !== 'yes') return;
+    const timer = setTimeout(() => setCopied(null), COPIED_MS);
+    return () => clearTimeout(timer);
+  }, [copied]);
+  // Another value: what was copied before is not this one.
+  useEffect(() => setCopied(null), [text]);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied('yes');
+    } catch {
+      setCopied('failed');
+    }
+  };
+  return (
+    <span className="copy">
+      <button type="button" aria-label={label} onClick={() => void copy()}>
+        Copy
+      </button>
+      <span role="status" className="copy-status">
+        {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Could not copy: select the text and copy it by hand.' : ''}
+      </span>
+    </span>
+  );
 }
 
 /**

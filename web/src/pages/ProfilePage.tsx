@@ -1,9 +1,10 @@
-// The profile, with the API keys section of spec §6 (beta: hidden for users the beta gate excludes;
-// the section itself is ApiKeys.tsx, which a project's API Keys tab shows too) and the user's own
-// audit log.
+// The profile, with the user's SSH keys (spec §9, SshKeys.tsx), the API keys section of spec §6
+// (beta: hidden for users the beta gate excludes; the section itself is ApiKeys.tsx, which a
+// project's API Keys tab shows too) and the user's own audit log.
 import { useQuery } from '@tanstack/react-query';
 import { ApiKeys } from '../ApiKeys';
 import { AuditLog } from '../AuditLog';
+import { SshKeys } from '../SshKeys';
 import { auditPageQuery } from '../queries';
 import { useSession } from '../session';
 import { usePageParam, useTitle } from '../ui';
@@ -24,6 +25,7 @@ export function ProfilePage() {
         <dd>{me.is_superuser ? 'Superuser' : 'User'}</dd>
       </dl>
       {/* Key writes refresh the log below too: each writes an audit event (queries.ts). */}
+      <SshKeys />
       {me.api_keys_enabled ? <ApiKeys /> : null}
       <section className="audit-log" aria-labelledby="audit-log-title">
         <div className="page-head">

@@ -1,4 +1,4 @@
-// VMs of the user's projects with their live status; actions enabled only where the state allows.
+// VMs of the user's projects with their live status; actions enabled only where the state allows; a VM's name opens its page.
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
@@ -7,13 +7,8 @@ import { type ApiError, type Vm, errorOf } from '../api';
 import { ProjectSelect } from '../ProjectSelect';
 import { VM_CHANGE, projectFilter, projectsQuery, useBusyIds, useVmAction, useVmDelete, vmPageQuery } from '../queries';
 import { projectName } from '../session';
-import { Dialog, Empty, ErrorText, ListPager, LoadError, Loading, usePageParam, useSetParams, useTitle } from '../ui';
-
-const ACTIONS: { action: Exclude<VmAction, 'delete'>; label: string }[] = [
-  { action: 'resume', label: 'Start' },
-  { action: 'stop', label: 'Stop' },
-  { action: 'reboot', label: 'Reboot' },
-];
+import { Empty, ErrorText, ListPager, LoadError, Loading, usePageParam, useSetParams, useTitle } from '../ui';
+import { DeleteVmDialog, VM_ACTIONS } from '../VmActions';
 
 export function VmsPage() {
   useTitle('VMs');
@@ -85,93 +80,93 @@ export function VmsPage() {
         </Empty>
       ) : null}
       {rows.length > 0 ? (
-        // aria-busy while another page loads and this one is still shown.
-        <table className="list" aria-busy={vms.isPlaceholderData || undefined}>
-          <caption className="visually-hidden">VMs</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">Project</th>
-              <th scope="col">Image</th>
-              <th scope="col">Flavor</th>
-              <th scope="col">IP address</th>
-              <th scope="col">Owner</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((vm) => {
-              const busy = pending.has(vm.openstack_id);
-              const error = rowErrors[vm.openstack_id];
-              const errorId = `vm-error-${vm.openstack_id}`;
-              return (
-                <tr key={vm.openstack_id} data-vm={vm.name}>
-                  <th scope="row">{vm.name}</th>
-                  <td>
-                    <span className={`status status-${vm.status.toLowerCase()}`} data-testid="vm-status">
-                      {vm.status}
-                    </span>
-                    {vm.task_state ? (
-                      <span className="task" data-testid="vm-task">
-                        {vm.task_state}…
+        // aria-busy while another page loads and this one is still shown. On a phone the table scrolls, not the page.
+        <div className="table-scroll">
+          <table className="list" aria-busy={vms.isPlaceholderData || undefined}>
+            <caption className="visually-hidden">VMs</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Status</th>
+                <th scope="col">Project</th>
+                <th scope="col">Image</th>
+                <th scope="col">Flavor</th>
+                <th scope="col">IP address</th>
+                <th scope="col">Owner</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((vm) => {
+                const busy = pending.has(vm.openstack_id);
+                const error = rowErrors[vm.openstack_id];
+                const errorId = `vm-error-${vm.openstack_id}`;
+                return (
+                  <tr key={vm.openstack_id} data-vm={vm.name}>
+                    <th scope="row">
+                      <Link to={`/vms/${encodeURIComponent(vm.openstack_id)}`}>{vm.name}</Link>
+                    </th>
+                    <td>
+                      <span className={`status status-${vm.status.toLowerCase()}`} data-testid="vm-status">
+                        {vm.status}
                       </span>
-                    ) : null}
-                    {vm.fault ? <span className="fault">{vm.fault}</span> : null}
-                  </td>
-                  <td>{projectName(projects.data, vm.project_id)}</td>
-                  <td>{vm.image_name}</td>
-                  <td>{vm.flavor_name}</td>
-                  <td>{vm.fixed_ip ?? '—'}</td>
-                  <td>{vm.owner}</td>
-                  <td className="row-actions">
-                    {ACTIONS.map(({ action, label }) => (
+                      {vm.task_state ? (
+                        <span className="task" data-testid="vm-task">
+                          {vm.task_state}…
+                        </span>
+                      ) : null}
+                      {vm.fault ? <span className="fault">{vm.fault}</span> : null}
+                    </td>
+                    <td>{projectName(projects.data, vm.project_id)}</td>
+                    <td>{vm.image_name}</td>
+                    <td>{vm.flavor_name}</td>
+                    <td>{vm.fixed_ip ?? '—'}</td>
+                    <td>{vm.owner}</td>
+                    <td className="row-actions">
+                      {VM_ACTIONS.map(({ action, label }) => (
+                        <button
+                          key={action}
+                          type="button"
+                          aria-label={`${label} ${vm.name}`}
+                          aria-describedby={error ? errorId : undefined}
+                          disabled={busy || !vmActionAllowed(vm, action)}
+                          onClick={() => void act(vm, action)}
+                        >
+                          {label}
+                        </button>
+                      ))}
                       <button
-                        key={action}
                         type="button"
-                        aria-label={`${label} ${vm.name}`}
-                        aria-describedby={error ? errorId : undefined}
-                        disabled={busy || !vmActionAllowed(vm, action)}
-                        onClick={() => void act(vm, action)}
+                        className="danger"
+                        aria-label={`Delete ${vm.name}`}
+                        disabled={busy || !vmActionAllowed(vm, 'delete')}
+                        onClick={() => {
+                          setDeleteError(null);
+                          setDeleting(vm);
+                        }}
                       >
-                        {label}
+                        Delete
                       </button>
-                    ))}
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={`Delete ${vm.name}`}
-                      disabled={busy || !vmActionAllowed(vm, 'delete')}
-                      onClick={() => {
-                        setDeleteError(null);
-                        setDeleting(vm);
-                      }}
-                    >
-                      Delete
-                    </button>
-                    <ErrorText error={error} id={errorId} />
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+                      <ErrorText error={error} id={errorId} />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
       ) : null}
       <ListPager page={page} count={vms.data?.count} />
       {deleting ? (
-        <Dialog
-          title={`Delete VM ${deleting.name}?`}
-          submitLabel="Delete VM"
-          danger
+        <DeleteVmDialog
+          vm={deleting}
           busy={pending.has(deleting.openstack_id)}
           error={deleteError}
           onCancel={() => setDeleting(null)}
-          onSubmit={() => void confirmDelete()}
-        >
-          <p>The VM and its disk are deleted for good. Attached volumes are detached and kept.</p>
-        </Dialog>
+          onConfirm={() => void confirmDelete()}
+        />
       ) : null}
     </>
   );

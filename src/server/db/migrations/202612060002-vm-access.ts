@@ -17,7 +17,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   // One key once per user (a duplicate is refused); the profile lists a user's keys.
   await db.schema.createIndex('ssh_keys_user_fingerprint').on('ssh_keys').columns(['user_id', 'fingerprint']).unique().execute();
 
-  await db.schema.alterTable('vms').addColumn('ssh_keys', 'varchar(20000)', (c) => c.notNull().defaultTo('[]')).execute();
+  // As many fingerprints as the user data can carry keys (with member_access, a large project's).
+  await db.schema.alterTable('vms').addColumn('ssh_keys', 'text', (c) => c.notNull().defaultTo('[]')).execute();
   await db.schema.alterTable('vms').addColumn('resenv_template', 'varchar(64)').execute();
   await db.schema.alterTable('vms').addColumn('resenv_user_path', 'varchar(255)').execute();
   await db.schema.alterTable('images').addColumn('default_user', 'varchar(64)').execute();

@@ -51,19 +51,23 @@ function normalizedUserPath(raw: string | undefined): string {
   return segments.length ? `/${segments.join('/')}/` : '/';
 }
 
-/** The launch volumes, checked for what the schema cannot see: each once, each at its own path. */
+/**
+ * The launch volumes, checked for what the schema cannot see: each once, each at a path of its own
+ * below `/` (`//x/` is `/x`; `/`, `.` and `..` are refused).
+ */
 function launchVolumes(volumes: LaunchVolume[] | undefined): LaunchVolume[] {
-  const list = volumes ?? [];
   const ids = new Set<string>();
   const paths = new Set<string>();
-  for (const v of list) {
+  return (volumes ?? []).map((v) => {
+    const segments = v.path.split('/').filter((s) => s !== '');
+    if (segments.length === 0 || segments.some((s) => s === '.' || s === '..')) throw invalid('volumes', `${v.path} is not a path to mount a volume at.`);
+    const path = `/${segments.join('/')}`;
     if (ids.has(v.openstack_id)) throw invalid('volumes', `The volume ${v.openstack_id} is named twice.`);
-    if (paths.has(v.path)) throw invalid('volumes', `Two volumes cannot both be mounted at ${v.path}.`);
-    if (v.path.split('/').some((s) => s === '.' || s === '..') || v.path === '/') throw invalid('volumes', `${v.path} is not a path to mount a volume at.`);
+    if (paths.has(path)) throw invalid('volumes', `Two volumes cannot both be mounted at ${path}.`);
     ids.add(v.openstack_id);
-    paths.add(v.path);
-  }
-  return list;
+    paths.add(path);
+    return { openstack_id: v.openstack_id, path };
+  });
 }
 
 export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): Promise<VmOutView> {
