@@ -77,6 +77,17 @@ export async function newPage(ctx: BrowserContext, problems: string[]): Promise<
   return p;
 }
 
+/**
+ * Chromium with one page on the portal at `base` (1280 × 900), its script errors collected in
+ * `problems`; `clipboard`: copy buttons may write and the test may read; `downloads`: kept.
+ */
+export async function openApp(base: string, problems: string[], opts: { clipboard?: boolean; downloads?: boolean } = {}): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
+  const browser = await launchChromium();
+  const context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 900 }, ...(opts.downloads ? { acceptDownloads: true } : {}) });
+  if (opts.clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  return { browser, context, page: await newPage(context, problems) };
+}
+
 /** Fills in and sends the login page. */
 export async function logIn(p: Page, username: string, password = PASSWORD): Promise<void> {
   await p.getByLabel('Username').fill(username);

@@ -10,7 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestPortal, type TestUser, buildTestApp } from '../helpers.js';
 import { tempDir } from '../process.js';
-import { ensureWebBuilt, launchChromium, listen, logIn, newPage } from './browser.js';
+import { ensureWebBuilt, listen, logIn, openApp } from './browser.js';
 
 const POLL = { timeout: 20_000, interval: 100 };
 
@@ -42,9 +42,7 @@ beforeAll(async () => {
   t = await buildTestApp();
   const base = await listen(t);
   user = await t.factory.user();
-  browser = await launchChromium();
-  context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  page = await newPage(context, consoleProblems);
+  ({ browser, context, page } = await openApp(base, consoleProblems, { downloads: true }));
 }, 60_000);
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedProvider } from '../../src/server/cloud/simulated/simulated.provider.js';
 import { type TestPortal, type TestUser, buildTestApp } from '../helpers.js';
 import { tempDir } from '../process.js';
-import { ensureWebBuilt, launchChromium, listen, logIn, newPage } from './browser.js';
+import { ensureWebBuilt, listen, logIn, newPage, openApp } from './browser.js';
 
 const POLL = { timeout: 20_000, interval: 100 };
 const SCRIPT = '#!/bin/bash\necho "hello from the first boot" > ~/hello.txt\n';
@@ -59,11 +59,8 @@ beforeAll(async () => {
   expect(fingerprint).toBe(execFileSync('ssh-keygen', ['-l', '-f', `${keyFile}.pub`], { encoding: 'utf8' }).split(' ')[1]);
   project = await t.factory.project({ members: [user] });
   volume = (await t.factory.volume(user, project.id)) as unknown as { openstack_id: string; name: string };
-  browser = await launchChromium();
-  context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 900 } });
   // The Copy button writes to the clipboard; the test reads it back.
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-  page = await newPage(context, consoleProblems);
+  ({ browser, context, page } = await openApp(base, consoleProblems, { clipboard: true }));
 }, 60_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestPortal, type TestUser, buildTestApp } from '../helpers.js';
-import { ensureWebBuilt, launchChromium, listen, logIn, newPage } from './browser.js';
+import { ensureWebBuilt, listen, logIn, newPage, openApp } from './browser.js';
 
 const POLL = { timeout: 20_000, interval: 100 };
 
@@ -39,9 +39,7 @@ beforeAll(async () => {
   base = await listen(t);
   user = await t.factory.user();
   project = await t.factory.project({ members: [user], quota: { vms: 3 } });
-  browser = await launchChromium();
-  context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 900 } });
-  page = await newPage(context, consoleProblems);
+  ({ browser, context, page } = await openApp(base, consoleProblems));
 }, 60_000);
 
 afterAll(async () => {
