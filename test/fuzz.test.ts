@@ -84,6 +84,8 @@ const ROUTES: RouteSpec[] = [
   { method: 'GET', path: '/audit', fields: [], query: () => ({ page: 1, page_size: 5, action: 'login' }) },
   // Research environment templates (spec §9).
   { method: 'GET', path: '/research-environments', fields: [] },
+  // The conda catalogue's search (spec §10).
+  { method: 'GET', path: '/conda/packages', fields: [], query: () => ({ q: 'sam' }) },
   { method: 'GET', path: '/projects', fields: [] },
   { method: 'GET', path: '/projects/{pid}', fields: [] },
   { method: 'GET', path: '/projects/{pid}/flavors', fields: [] },

@@ -42,6 +42,7 @@ const ROUTES: Row[] = [
   { method: 'GET', path: () => '/api/auth/me', scope: null, on: 'caller', ok: 200 },
   { method: 'GET', path: () => '/api/audit/', scope: null, on: 'caller', ok: 200 },
   { method: 'GET', path: () => '/api/research-environments/', scope: null, on: 'caller', ok: 200 },
+  { method: 'GET', path: () => '/api/conda/packages/?q=sam', scope: null, on: 'caller', ok: 200 },
   { method: 'GET', path: () => '/api/projects/', scope: 'project:read', on: 'project-list', ok: 200 },
   { method: 'GET', path: () => '/api/projects/by-api-key/', scope: 'project:read', on: 'project-list', ok: 200 },
   { method: 'GET', path: (w) => `/api/projects/${w.project}/`, scope: 'project:read', on: 'project', ok: 200 },
@@ -56,6 +57,7 @@ const ROUTES: Row[] = [
     body: (w) => ({ project_id: w.project, image_name: 'Ubuntu-22.04', flavor_name: 'de.NBI tiny', vm_name: unique('vm') }),
   },
   { method: 'GET', path: (w) => `/api/vms/${w.vm}/`, scope: 'vm:read', on: 'vm', ok: 200 },
+  { method: 'GET', path: (w) => `/api/vms/${w.vm}/setup/log/`, scope: 'vm:read', on: 'vm', ok: 200 },
   { method: 'POST', path: (w) => `/api/vms/${w.vm}/action/`, scope: 'vm:change_state', on: 'vm', ok: 202, body: () => ({ os_action: 'stop' }) },
   { method: 'DELETE', path: (w) => `/api/vms/${w.vm}/`, scope: 'vm:delete', on: 'vm', ok: 202 },
   {
@@ -77,6 +79,8 @@ const NOT_FOR_KEYS = [
   'GET /api/auth/oidc', 'GET /api/auth/oidc/login', 'GET /api/auth/oidc/callback', 'GET /api/auth/oidc/end-session',
   'GET /api/keys', 'POST /api/keys', 'DELETE /api/keys/{id}', 'POST /api/keys/{id}/rotate', 'POST /api/keys/revoke', 'GET /api/projects/{id}/keys',
   'GET /api/profile/ssh-keys', 'POST /api/profile/ssh-keys', 'DELETE /api/profile/ssh-keys/{id}',
+  // A VM's own first boot reports with its setup token (spec §10); keys and sessions cannot.
+  'POST /api/vms/{openstack_id}/setup',
 ];
 
 /** A row's route as the OpenAPI document names it: `GET /api/vms/{openstack_id}`. */
@@ -149,7 +153,7 @@ async function expectInReach(row: Row, w: World, as: As) {
   if (row.on === 'vm-list') expect(ids(res.data.results), where).toContain(w.vm);
   if (row.on === 'volume-list') expect(ids(res.data.results), where).toContain(w.volume);
   if (row.on === 'project-list') expect(ids(res.data), where).toContain(w.project);
-  if (row.on === 'vm' && row.path(w).includes(w.vm)) expect(res.data.openstack_id, where).toBe(w.vm);
+  if (row.on === 'vm' && row.path(w).endsWith(`/${w.vm}/`)) expect(res.data.openstack_id, where).toBe(w.vm);
   if (row.on === 'volume') expect(res.data.openstack_id, where).toBe(w.volume);
 }
 

@@ -58,6 +58,32 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
     });
   });
 
+  describe('getting into a VM (spec §9)', () => {
+    it('gives the VM its user\'s key and first-boot script, and says how to connect', async () => {
+      const { user, projectId } = await member();
+      const line = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl laptop';
+      const key = await t.http.post('/api/profile/ssh-keys/', { as: user.session, body: { name: 'laptop', public_key: line } });
+      expect(key.statusCode, key.body).toBe(201);
+      const created = await t.http.post('/api/vms/', {
+        as: user.session, body: { project_id: projectId, image_name: 'Ubuntu-22.04', flavor_name: 'de.NBI tiny', vm_name: 'keyed', additional_script: 'echo first boot' },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      expect(created.data.ssh_keys).toEqual([key.data.fingerprint]);
+      const vm = await t.factory.waitFor(user, `/api/vms/${created.data.openstack_id}/`, (d) => d.status === 'ACTIVE');
+      expect(vm.access.ssh).toEqual({ user: 'ubuntu', host: vm.fixed_ip, port: 22, command: `ssh -i ~/.ssh/id_ed25519 ubuntu@${vm.fixed_ip}` });
+      if (cloud.fake) {
+        // Nova got the key as a key pair of the portal's user, and the user data base64-encoded.
+        const [server] = cloud.fake.serverTagged(vm.openstack_id);
+        expect(server.keyName).toMatch(/^simplevm-[0-9a-f]{32}$/);
+        expect([...cloud.fake.keypairs.values()].find((k) => k.name === server.keyName)?.publicKey).toBe(line);
+        const userData = Buffer.from(server.userData ?? '', 'base64').toString('utf8');
+        expect(userData.split('\n')[0]).toBe('#cloud-config');
+        expect(userData).toContain('echo first boot');
+        expect(userData).toContain(line);
+      }
+    });
+  });
+
   describe('VM lifecycle', () => {
     it('walks BUILD → ACTIVE → SHUTOFF → ACTIVE → (reboot HARD, SOFT) ACTIVE → DELETED', async () => {
       const { user, projectId } = await member();

@@ -266,9 +266,29 @@ const ROUTES: RouteRow[] = [
         for (const as of [w.m1.session, w.outsider.session, { key: k.key }, { bearer: k.key }]) {
           const res = await t.http.get('/api/research-environments/', { as });
           expect(res.statusCode, res.body).toBe(200);
-          expect(res.data.map((e: { template: string }) => e.template)).toEqual(['rstudio', 'jupyterlab', 'theia', 'vscode', 'guacamole']);
-          expect(res.data[0]).toEqual({ template: 'rstudio', title: 'RStudio', description: expect.any(String), port: 8787, image_tag: 'resenv-rstudio' });
+          expect(res.data.map((e: { template: string }) => e.template)).toEqual(['rstudio', 'jupyterlab', 'theia', 'theiaide', 'vscode', 'guacamole']);
+          expect(res.data[0]).toEqual({ template: 'rstudio', title: 'RStudio', description: expect.any(String), port: 8787, image_tag: 'rstudio' });
         }
+      },
+    },
+  },
+  {
+    route: 'GET /api/conda/packages/',
+    method: 'GET',
+    url: () => '/api/conda/packages/?q=samtools',
+    auth: 'any',
+    cases: {
+      '200 the catalogue\'s matches, the exact name first, for a session and for a key of any scope (spec §10)': async () => {
+        const k = await t.factory.key(w.m1, { scopes: ['volume:read'] });
+        for (const as of [w.m1.session, w.outsider.session, { key: k.key }, { bearer: k.key }]) {
+          const res = await t.http.get('/api/conda/packages/?q=samtools', { as });
+          expect(res.statusCode, res.body).toBe(200);
+          expect(res.data[0]).toEqual({ name: 'samtools', versions: expect.arrayContaining([expect.any(String)]), channel: 'bioconda' });
+        }
+      },
+      '200 at most 50; 400 invalid for a q of more than 100 characters': async () => {
+        expect((await t.http.get('/api/conda/packages/', { as: w.m1.session })).data).toHaveLength(50);
+        expectInvalid(await t.http.get(`/api/conda/packages/?q=${'x'.repeat(101)}`, { as: w.m1.session }), 'q');
       },
     },
   },

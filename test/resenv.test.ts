@@ -73,8 +73,8 @@ beforeAll(async () => {
   dir = tempDir('simplevm-resenv-');
   const file = path.join(dir.dir, 'resenv.json');
   fs.writeFileSync(file, JSON.stringify([
-    { template: 'testenv', title: 'Test environment', description: 'A page and a WebSocket echo.', port: backend.port, image_tag: 'resenv-rstudio' },
-    { template: 'jupyterlab', title: 'JupyterLab', description: 'Notebooks.', port: 8888, image_tag: 'resenv-jupyterlab' },
+    { template: 'testenv', title: 'Test environment', description: 'A page and a WebSocket echo.', port: backend.port, image_tag: 'rstudio' },
+    { template: 'jupyterlab', title: 'JupyterLab', description: 'Notebooks.', port: 8888, image_tag: 'jupyterlab' },
     { template: 'silent', title: 'Silent', description: 'Listens nowhere.', port: await closedPort(), image_tag: 'resenv-silent' },
   ]));
   // The simulated cloud gives every VM the address of the stand-in environment's server.
@@ -119,7 +119,7 @@ describe('GET /api/research-environments/', () => {
         const res = await t.http.get(url, { as });
         expect(res.statusCode, url).toBe(200);
         expect(res.data.map((e: { template: string }) => e.template)).toEqual(['testenv', 'jupyterlab', 'silent']);
-        expect(res.data[0]).toEqual({ template: 'testenv', title: 'Test environment', description: 'A page and a WebSocket echo.', port: backend.port, image_tag: 'resenv-rstudio' });
+        expect(res.data[0]).toEqual({ template: 'testenv', title: 'Test environment', description: 'A page and a WebSocket echo.', port: backend.port, image_tag: 'rstudio' });
       }
     }
     const anonymous = await t.http.get('/api/research-environments/');
@@ -140,9 +140,9 @@ describe('GET /api/research-environments/', () => {
       const p = await plain.factory.project({ members: [user] });
       const list = (await plain.http.get('/api/research-environments/', { as: user.session })).data as { template: string; port: number; title: string; image_tag: string }[];
       expect(list.map((e) => [e.template, e.port, e.title])).toEqual([
-        ['rstudio', 8787, 'RStudio'], ['jupyterlab', 8888, 'JupyterLab'], ['theia', 8080, 'Theia IDE'], ['vscode', 8080, 'VS Code'], ['guacamole', 8080, 'Guacamole'],
+        ['rstudio', 8787, 'RStudio'], ['jupyterlab', 8888, 'JupyterLab'], ['theia', 8080, 'Theia IDE'], ['theiaide', 8080, 'Theia IDE'], ['vscode', 8080, 'VS Code'], ['guacamole', 8080, 'Guacamole'],
       ]);
-      expect(list.map((e) => e.image_tag)).toEqual(['resenv-rstudio', 'resenv-jupyterlab', 'resenv-theia', 'resenv-vscode', 'resenv-guacamole']);
+      expect(list.map((e) => e.image_tag)).toEqual(['rstudio', 'jupyterlab', 'theia', 'theiaide', 'vscode', 'guacamole']);
       const images = (await plain.http.get(`/api/projects/${p.id}/images/`, { as: user.session })).data as { name: string; resenv_template_name: string | null }[];
       const byName = Object.fromEntries(images.map((i) => [i.name, i.resenv_template_name]));
       expect(byName).toMatchObject({ 'Ubuntu-24.04-RStudio': 'rstudio', 'Ubuntu-24.04-JupyterLab': 'jupyterlab', 'Ubuntu-22.04': null, 'Debian-12': null });
@@ -157,7 +157,7 @@ describe('images with a research environment', () => {
     const res = await t.http.get(`/api/projects/${project.id}/images/`, { as: owner.session });
     expect(res.statusCode).toBe(200);
     const images = res.data as { name: string; tags: string[]; resenv_template_name: string | null }[];
-    expect(images.find((i) => i.name === 'Ubuntu-24.04-RStudio')).toEqual({ name: 'Ubuntu-24.04-RStudio', tags: ['ubuntu', 'noble', 'resenv-rstudio'], resenv_template_name: 'testenv' });
+    expect(images.find((i) => i.name === 'Ubuntu-24.04-RStudio')).toEqual({ name: 'Ubuntu-24.04-RStudio', tags: ['ubuntu', 'noble', 'rstudio'], resenv_template_name: 'testenv' });
     expect(images.find((i) => i.name === 'Ubuntu-24.04-JupyterLab')?.resenv_template_name).toBe('jupyterlab');
     for (const i of images.filter((i) => !i.name.includes('-RStudio') && !i.name.includes('-JupyterLab'))) expect(i.resenv_template_name, i.name).toBeNull();
   });

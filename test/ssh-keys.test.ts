@@ -386,7 +386,7 @@ describe('the private key stays secret', () => {
 });
 
 describe('publicKeysOfUsers (for VM creation)', () => {
-  it('answers the users\' keys as stored, ordered by user then as added; none for no users', async () => {
+  it('answers the users\' keys as stored, in the order the users are given (a VM\'s creator first), each user\'s as added; none for no users', async () => {
     const [a, b, c] = [await t.factory.user(), await t.factory.user(), await t.factory.user()];
     const bKey = await add(b, { name: 'b one', public_key: accepted['ecdsa-sha2-nistp384'].line });
     const aFirst = await add(a, { name: 'a one', public_key: accepted['ssh-ed25519'].line });
@@ -394,10 +394,10 @@ describe('publicKeysOfUsers (for VM creation)', () => {
     for (const r of [bKey, aFirst, aSecond]) expect(r.statusCode, r.body).toBe(201);
     const keys = await publicKeysOfUsers(t.ctx.db.kysely, [b.id, a.id, c.id, a.id]);
     expect(keys).toEqual([
+      { user_id: b.id, name: 'b one', type: 'ecdsa-sha2-nistp384', public_key: bKey.data.public_key, fingerprint: bKey.data.fingerprint },
       { user_id: a.id, name: 'a one', type: 'ssh-ed25519', public_key: aFirst.data.public_key, fingerprint: aFirst.data.fingerprint },
       { user_id: a.id, name: 'a two', type: 'ssh-ed25519', public_key: aSecond.data.public_key, fingerprint: aSecond.data.fingerprint },
-      { user_id: b.id, name: 'b one', type: 'ecdsa-sha2-nistp384', public_key: bKey.data.public_key, fingerprint: bKey.data.fingerprint },
-    ].sort((x, y) => x.user_id - y.user_id));
+    ]);
     expect(await publicKeysOfUsers(t.ctx.db.kysely, [])).toEqual([]);
     expect(await publicKeysOfUsers(t.ctx.db.kysely, [c.id])).toEqual([]);
   });

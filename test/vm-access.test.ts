@@ -76,6 +76,8 @@ describe('creating a VM with keys, a script, an environment and volumes', () => 
     expect(res.statusCode, res.body).toBe(201);
     const vm = res.data;
     expect(vm).toMatchObject({ status: 'BUILD', ssh_keys: [ownerKey.fingerprint], research_environment: 'rstudio', access: null });
+    // SimpleVM's names (spec §10) before it runs.
+    expect(vm).toMatchObject({ uuid: vm.openstack_id, vm_state: 'building', ssh_command: null, res_env_url: null, userlogin: null, modes: [] });
     // Reserved for the VM at once: nothing else may take it meanwhile.
     expect((await t.http.get(`/api/volumes/${volume.openstack_id}/`, { as: owner.session })).data.status).toBe('attaching');
 
@@ -87,9 +89,12 @@ describe('creating a VM with keys, a script, an environment and volumes', () => 
     expect(files['/var/lib/simplevm/additional-script.sh']).toMatchObject({ content: script, permissions: '0755' });
     expect(JSON.parse(files['/etc/simplevm/research-environment.json'].content)).toEqual({ template: 'rstudio', port: 8787, user_path: '/mypath/', create_only: true });
     expect(doc.mounts).toEqual([[volumeDevice(volume.openstack_id), '/vol/data', 'ext4', 'defaults,nofail', '0', '2']]);
-    // The script runs last, as the login user; create_only installs nothing.
-    expect(doc.runcmd.at(-1)).toEqual(['su', '-', 'ubuntu', '-c', '/var/lib/simplevm/additional-script.sh']);
-    expect(JSON.stringify(doc.runcmd)).not.toContain('simplevm-resenv-setup');
+    // One setup script runs the steps (spec §10): the volumes first, the script last as the login
+    // user; create_only installs nothing.
+    expect(doc.runcmd).toEqual([['/var/lib/simplevm/setup.sh']]);
+    const setup = files['/var/lib/simplevm/setup.sh'].content;
+    expect(setup.indexOf('/var/lib/simplevm/mount-volumes.sh')).toBeLessThan(setup.indexOf("su - 'ubuntu' -c '/var/lib/simplevm/additional-script.sh'"));
+    expect(setup).not.toContain('simplevm-resenv-setup');
 
     // ACTIVE: the volume is attached and in use, and the VM says how to connect.
     const active = await t.factory.waitFor(owner, `/api/vms/${vm.openstack_id}/`, (d) => d.status === 'ACTIVE');
@@ -97,6 +102,15 @@ describe('creating a VM with keys, a script, an environment and volumes', () => 
       ssh: { user: 'ubuntu', host: active.fixed_ip, port: 22, command: `ssh -i ~/.ssh/id_ed25519 ubuntu@${active.fixed_ip}` },
       research_environment: { template: 'rstudio', url: `/resenv/${vm.openstack_id}/` },
     });
+    const ssh = `ssh -i ~/.ssh/id_ed25519 ubuntu@${active.fixed_ip}`;
+    const url = `/resenv/${vm.openstack_id}/`;
+    expect(active).toMatchObject({
+      uuid: vm.openstack_id, vm_state: 'active', task_state: null, ssh_command: ssh, res_env_url: url, userlogin: 'ubuntu',
+      modes: [{ name: 'ssh', description: 'SSH', copy_field: ssh }, { name: 'rstudio', description: 'RStudio', copy_field: url }],
+    });
+    // The same in the list, and in SimpleVM's state names while stopped.
+    const listed = (await t.http.get(`/api/vms/?openstack_id=${vm.openstack_id}`, { as: owner.session })).data.results[0];
+    expect(listed.modes).toEqual(active.modes);
     const attached = await t.factory.waitFor(owner, `/api/volumes/${volume.openstack_id}/`, (d) => d.status === 'in-use');
     expect(attached.attached_to).toBe(vm.openstack_id);
     expect((await t.http.get(`/api/vms/${vm.openstack_id}/`, { as: owner.session })).data.volumes).toEqual([volume.openstack_id]);
@@ -124,7 +138,7 @@ describe('creating a VM with keys, a script, an environment and volumes', () => 
     // A script without #! runs with bash; without create_only the image's installer runs.
     expect(files['/var/lib/simplevm/additional-script.sh']).toBe('#!/bin/bash\necho plain\n');
     expect(JSON.parse(files['/etc/simplevm/research-environment.json'].trim())).toMatchObject({ template: 'jupyterlab', port: 8888, user_path: '/lab/', create_only: false });
-    expect(JSON.stringify(doc.runcmd)).toContain('simplevm-resenv-setup');
+    expect(files['/var/lib/simplevm/setup.sh']).toContain('simplevm-resenv-setup');
   });
 
   it('takes a first-boot script of a full 64 KiB (scripts compress; the cloud gets it gzip-compressed)', async () => {
@@ -253,6 +267,9 @@ describe('access through the site\'s SSH gateway', () => {
       const port = 30000 + 256 * third + fourth;
       expect(vm.access.ssh).toEqual({ user: 'debian', host: 'gate.example.org', port, command: `ssh -i ~/.ssh/id_ed25519 -p ${port} debian@gate.example.org` });
       expect(vm.access.research_environment).toBeNull();
+      await g.http.post(`/api/vms/${vm.openstack_id}/action/`, { as: u.session, body: { os_action: 'stop' } });
+      const stopped = await g.factory.waitFor(u, `/api/vms/${vm.openstack_id}/`, (d) => d.status === 'SHUTOFF' && d.task_state === null);
+      expect(stopped).toMatchObject({ vm_state: 'stopped', access: vm.access, userlogin: 'debian' });
       // Stopped, it keeps its access; listed, it shows the same.
       const list = await g.http.get(`/api/vms/?project_id=${p.id}`, { as: u.session });
       expect(list.data.results[0].access).toEqual(vm.access);

@@ -436,6 +436,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/vms/{openstack_id}/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A VM reports its first-boot setup (header X-Setup-Token, from its user data). */
+        post: operations["reportVmSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/vms/{openstack_id}/setup/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tail of the VM's first-boot setup log, as it last reported it. */
+        get: operations["getVmSetupLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/volumes": {
         parameters: {
             query?: never;
@@ -572,6 +606,23 @@ export interface paths {
         };
         /** The research environment templates a VM can be created with (any authenticated caller; no scope needed). */
         get: operations["listResearchEnvironments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conda/packages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Conda packages of the portal's catalogue whose name contains q, for `conda_packages` of a new VM (any authenticated caller; no scope needed). */
+        get: operations["searchCondaPackages"];
         put?: never;
         post?: never;
         delete?: never;
@@ -727,6 +778,13 @@ export interface components {
             /** @description The research environment the image comes with: the template (GET /api/research-environments/) whose image_tag is among its tags; null for none. */
             resenv_template_name: string | null;
         };
+        VmSetup: {
+            /** @description unknown: no report came within SIMPLEVM_SETUP_TIMEOUT_S of the VM becoming ACTIVE. */
+            state: "pending" | "running" | "done" | "failed" | "unknown";
+            /** @description When the last report came. */
+            updated_at: string | null;
+            exit_code: number | null;
+        };
         Vm: {
             openstack_id: string;
             name: string;
@@ -763,10 +821,37 @@ export interface components {
                 } | null;
                 research_environment: {
                     template: string;
-                    /** @description The portal's proxy to it: /resenv/{openstack_id}/ (on SIMPLEVM_PUBLIC_URL when set); a web session opens it. */
+                    /** @description The portal's proxy to it: /resenv/{openstack_id}/ on SIMPLEVM_RESENV_URL (the environments' own host) when set, else on SIMPLEVM_PUBLIC_URL, else relative; a web session opens it. */
                     url: string;
                 } | null;
             } | null;
+            /** @description SimpleVM's name for openstack_id. */
+            uuid: string;
+            /** @description Nova's vm_state, lower case: building, active (also while rebooting), stopped, error, deleted. */
+            vm_state: string;
+            /** @description access.ssh.command, or null. */
+            ssh_command: string | null;
+            /** @description access.research_environment.url, or null. */
+            res_env_url: string | null;
+            /** @description The login user (access.ssh.user), or null before ACTIVE. */
+            userlogin: string | null;
+            /** @description The conda packages installed at first boot (version null when not pinned). */
+            conda_packages: {
+                name: string;
+                version: string | null;
+            }[];
+            /** @description What runs at first boot, as the VM reports it; null when nothing does. */
+            setup: components["schemas"]["VmSetup"] | (never | null);
+            /** @description SimpleVM's name: the setup ended (done or failed). */
+            playbook_done: boolean;
+            /** @description SimpleVM's name: the setup is done. */
+            playbook_successful: boolean;
+            /** @description Each way into the VM: {"name": "ssh", …, "copy_field": the ssh line} and, with a research environment, {"name": its template, "description": its title, "copy_field": its URL}; [] before ACTIVE. */
+            modes: {
+                name: string;
+                description: string;
+                copy_field: string;
+            }[];
             created_at: string;
             updated_at: string;
         };
@@ -821,6 +906,15 @@ export interface components {
             port: number;
             /** @description Images with this tag come with the environment (their `resenv_template_name`). */
             image_tag: string;
+        };
+        /** @description A conda package of the portal's catalogue: the shipped bioconda list, or the site's SIMPLEVM_CONDA_CATALOGUE. */
+        CondaCataloguePackage: {
+            /** @description The package's name, as `conda_packages` of POST /api/vms/ takes it. */
+            name: string;
+            /** @description Versions to offer, newest first (`name=version`); others may be asked for too. Without one, the latest is installed. */
+            versions: string[];
+            /** @description The channel it comes from. */
+            channel: "bioconda" | "conda-forge";
         };
     };
     responses: never;
@@ -3109,6 +3203,8 @@ export interface operations {
                      * @default false
                      */
                     member_access?: boolean;
+                    /** @description Conda packages installed at first boot from bioconda and conda-forge into the environment denbi (Miniforge, in the login user's home), before additional_script: `name` or `name=version`. As a form: the field repeated. GET /api/conda/packages/ suggests names. */
+                    conda_packages?: string[];
                 };
             };
         };
@@ -3600,6 +3696,205 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    reportVmSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's OpenStack id. */
+                openstack_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    phase: "running" | "done" | "failed";
+                    exit_code?: number | null;
+                    /** @description The tail of the setup log, at most 64 KiB. */
+                    log?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VmSetup"];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getVmSetupLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The object's OpenStack id. */
+                openstack_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The log (text/plain). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["Error"];
                 };
             };
         };
@@ -4536,6 +4831,101 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ResearchEnvironment"][];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    searchCondaPackages: {
+        parameters: {
+            query?: {
+                /** @description Text the name contains, ignoring case. The exact name comes first, then names that begin with it, then the rest, each group by name; at most 50. Empty or absent: every package, by name. */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CondaCataloguePackage"][];
                 };
             };
             /** @description invalid */

@@ -19,9 +19,10 @@ import { AppError, ErrorBody, sendError } from './errors.js';
 import { requestGuard } from './http/guard.js';
 import { securityHeaders } from './http/security-headers.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
+import { condaRoutes } from './modules/conda/conda.routes.js';
 import { keysRoutes } from './modules/keys/keys.routes.js';
 import { projectsRoutes } from './modules/projects/projects.routes.js';
-import { resenvProxy, resenvRoutes } from './modules/resenv/resenv.routes.js';
+import { resenvHostOnly, resenvProxy, resenvRoutes } from './modules/resenv/resenv.routes.js';
 import { sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { oidcRoutes } from './modules/oidc/oidc.routes.js';
 import { snapshotsRoutes } from './modules/snapshots/snapshots.routes.js';
@@ -36,14 +37,15 @@ export interface BuildOptions {
 }
 
 /**
- * A URL as it may be logged: keys masked, and the values of `code` and `state` replaced. Escapes of
+ * A URL as it may be logged: keys masked, and the values of `code`, `state` and `t` (a research
+ * environment's ticket, /resenv/{id}/__simplevm_ticket?t=…) replaced. Escapes of
  * ASCII characters are decoded first (a few rounds, for a URL encoded twice), so that a key sent as
  * `svm%5F…` or `%73vm_…` is found as well (issue 16).
  */
 export function maskUrlSecrets(url: string): string {
   let decoded = url;
   for (let round = 0; round < 3 && decoded.includes('%'); round++) decoded = decoded.replace(/%([0-7][0-9A-Fa-f])/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-  return maskKeys(decoded).replace(/([?&](?:code|state)=)[^&#]*/g, '$1[redacted]');
+  return maskKeys(decoded).replace(/([?&](?:code|state|t)=)[^&#]*/g, '$1[redacted]');
 }
 /** The web app as `npm install` builds it (vite build); without it, `/` answers a small page. */
 const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -89,7 +91,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       level: ctx.config.logLevel,
       redact: { paths: REDACT, censor: '[redacted]' },
       // Secrets that can travel in a URL stay out of the log: a key a client put there, and the
-      // one-time code and state of a single sign-on callback.
+      // one-time code and state of a single sign-on callback, a research environment's ticket.
       serializers: {
         req: (req: { method: string; url: string; hostname?: string; ip?: string; socket?: { remotePort?: number } }) => ({
           method: req.method,
@@ -119,6 +121,11 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       sendError(request, reply, error);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // On the research environments' own host (SIMPLEVM_RESENV_URL) nothing but /resenv/… is served:
+  // this hook comes first, so that every route and the 404 handler below have it.
+  const environmentsHost = resenvHostOnly(ctx);
+  if (environmentsHost) app.addHook('onRequest', environmentsHost);
 
   app.addSchema(ErrorBody);
 
@@ -234,6 +241,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
         snapshotsRoutes(api, ctx);
         auditRoutes(api, ctx);
         resenvRoutes(api, ctx);
+        condaRoutes(api, ctx);
       },
       { prefix },
     );

@@ -155,6 +155,44 @@ describe('loadConfig refuses bad values, naming the variable', () => {
   });
 });
 
+describe('loadConfig: SIMPLEVM_RESENV_URL (research environments on a host of their own)', () => {
+  const PUBLIC = { SIMPLEVM_PUBLIC_URL: 'https://portal.example.org' };
+
+  it('is unset by default, and kept as an origin', () => {
+    expect(loadConfig({}).resenvUrl).toBeNull();
+    expect(loadConfig({ ...PUBLIC, SIMPLEVM_RESENV_URL: 'https://Resenv.Example.org/' }).resenvUrl).toBe('https://resenv.example.org');
+    expect(loadConfig({ ...PUBLIC, SIMPLEVM_RESENV_URL: 'https://resenv.example.org:443' }).resenvUrl).toBe('https://resenv.example.org');
+    expect(loadConfig({ SIMPLEVM_PUBLIC_URL: 'http://127.0.0.1:8000', SIMPLEVM_RESENV_URL: 'http://localhost:8000' }).resenvUrl).toBe('http://localhost:8000');
+  });
+
+  it.each([
+    ['resenv.example.org', /must be an absolute URL/],
+    ['ftp://resenv.example.org', /must start with https:\/\/ or http:\/\//],
+    ['https://resenv.example.org/envs', /must be an origin only/],
+    ['https://resenv.example.org/?a=1', /must be an origin only/],
+    ['https://resenv.example.org/#x', /must be an origin only/],
+    ['https://user:secret@resenv.example.org', /must be an origin only/],
+    ['https://portal.example.org:8443', /another host name than SIMPLEVM_PUBLIC_URL/],
+    ['https://resenv.example.org/\nx', /.+/],
+  ])('%j stops the start with one line naming it', (value, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ ...PUBLIC, SIMPLEVM_RESENV_URL: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^SIMPLEVM_RESENV_URL /);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toMatch(/[\r\n]/);
+    expect((error as Error).message).not.toContain('secret');
+  });
+
+  it('needs SIMPLEVM_PUBLIC_URL, where the environments\' host sends a browser for its ticket', () => {
+    expect(() => loadConfig({ SIMPLEVM_RESENV_URL: 'https://resenv.example.org' })).toThrow(/^SIMPLEVM_RESENV_URL needs SIMPLEVM_PUBLIC_URL/);
+  });
+});
+
 describe('loadConfig: single sign-on (OpenID Connect) and local login', () => {
   const OIDC = {
     SIMPLEVM_OIDC_ISSUER: 'https://login.example.org/realms/research',

@@ -39,11 +39,20 @@ export interface Config {
   trustProxy: false | number | string[];
   /** The portal's address as its users reach it (SIMPLEVM_PUBLIC_URL), without a trailing slash; null: links are relative. */
   publicUrl: string | null;
+  /** SIMPLEVM_SETUP_TIMEOUT_S: a setup that has not reported this long after ACTIVE shows as unknown. */
+  setupTimeoutS: number;
+  /** SIMPLEVM_CONDA_CATALOGUE: a conda package catalogue replacing the shipped one, or null. */
+  condaCatalogue: string | null;
   /** SIMPLEVM_SSH_GATEWAY: the SSH gateway's host name, or null (VMs are reached on their own address). */
   sshGateway: string | null;
   sshPortBase: number;
   /** SIMPLEVM_RESENV_FILE: research environment templates replacing the built-in ones, or null. */
   resenvFile: string | null;
+  /**
+   * SIMPLEVM_RESENV_URL: the origin (`https://resenv.example.org`, no path) research environments are
+   * served on, apart from the portal's; null: on the portal's own origin.
+   */
+  resenvUrl: string | null;
   /** Single sign-on with OpenID Connect; null when SIMPLEVM_OIDC_ISSUER is unset. */
   oidc: OidcConfig | null;
   /** Whether local accounts may log in with a password (POST /api/auth/login). */
@@ -178,6 +187,11 @@ export const Environment = Type.Object({
   }),
   SIMPLEVM_SSH_PORT_BASE: Whole(1, 65535, 30000, 'The first port of the SSH gateway\'s range (a VM whose port would pass 65535 shows no gateway line)'),
   SIMPLEVM_RESENV_FILE: Text({ description: 'A JSON file of research environment templates ([{"template", "title", "description", "port", "image_tag"}]) that replaces the built-in ones' }),
+  SIMPLEVM_RESENV_URL: Text({
+    description: 'The origin research environments are served on, a host name of their own (https://resenv.example.org, no path), so that a VM\'s pages cannot reach the portal\'s API; needs SIMPLEVM_PUBLIC_URL. Unset: on the portal\'s own origin',
+  }),
+  SIMPLEVM_SETUP_TIMEOUT_S: Whole(60, 7 * 86_400, 3600, 'How long after a VM is ACTIVE its first-boot setup may take to report before it shows as unknown, in seconds'),
+  SIMPLEVM_CONDA_CATALOGUE: Text({ description: 'A JSON file of conda packages ([{"name", "versions", "channel"}]) that replaces the shipped bioconda catalogue of GET /api/conda/packages/' }),
   SIMPLEVM_DB_POOL: Whole(1, 1000, 10, 'PostgreSQL connections per instance'),
   SIMPLEVM_READ_CACHE: Flag(true, 'SQLite: answer the hot reads (key checks, VM show and list) from memory while the database is unchanged'),
   SIMPLEVM_LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', { description: 'The least severe log level written' }),
@@ -383,10 +397,13 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: setting(env, 'SIMPLEVM_LEASE_MS'),
     sessionHours: setting(env, 'SIMPLEVM_SESSION_HOURS'),
     trustProxy: trustProxyOf(env),
+    setupTimeoutS: setting(env, 'SIMPLEVM_SETUP_TIMEOUT_S'),
+    condaCatalogue: settingOrNull(env, 'SIMPLEVM_CONDA_CATALOGUE'),
     sshGateway: settingOrNull(env, 'SIMPLEVM_SSH_GATEWAY'),
     sshPortBase: setting(env, 'SIMPLEVM_SSH_PORT_BASE'),
     resenvFile: settingOrNull(env, 'SIMPLEVM_RESENV_FILE'),
     publicUrl: publicUrlOf(env),
+    resenvUrl: resenvUrlOf(env),
     openstack,
     ...loadOidc(env),
   };
@@ -440,6 +457,34 @@ function publicUrlOf(env: Env): string | null {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('SIMPLEVM_PUBLIC_URL must start with https:// or http://');
   if (url.search || url.hash || url.username || url.password) throw new ConfigError('SIMPLEVM_PUBLIC_URL must not have a query string, a fragment or credentials');
   return trimTrailingSlashes(url.href);
+}
+
+/**
+ * SIMPLEVM_RESENV_URL: an http(s) origin (no path, query or credentials), as `scheme://host[:port]`.
+ * It needs SIMPLEVM_PUBLIC_URL, where its host sends a browser for a ticket, on another host name:
+ * browsers do not keep cookies apart by port.
+ */
+function resenvUrlOf(env: Env): string | null {
+  const raw = settingOrNull(env, 'SIMPLEVM_RESENV_URL');
+  if (raw === null) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SIMPLEVM_RESENV_URL must be an absolute URL, e.g. https://resenv.example.org');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('SIMPLEVM_RESENV_URL must start with https:// or http://');
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('SIMPLEVM_RESENV_URL must be an origin only (scheme, host name, port): no path, query string, fragment or credentials');
+  }
+  const publicUrl = publicUrlOf(env);
+  if (publicUrl === null) {
+    throw new ConfigError('SIMPLEVM_RESENV_URL needs SIMPLEVM_PUBLIC_URL (the portal\'s own address, where a browser gets its ticket to an environment)');
+  }
+  if (new URL(publicUrl).hostname === url.hostname) {
+    throw new ConfigError('SIMPLEVM_RESENV_URL must have another host name than SIMPLEVM_PUBLIC_URL (browsers do not keep cookies apart by port)');
+  }
+  return url.origin;
 }
 
 const OIDC_VARS = [

@@ -40,6 +40,12 @@ export async function createPortal(config: Config, opts: BuildOptions & { db?: D
   await syncCatalog({ db, cloud });
   const ctx = { config, db, cloud } as AppContext;
   const app = await buildApp(ctx, opts);
+  // The simulated first boot reports its setup through the same route as a real VM (spec §10).
+  if (cloud instanceof SimulatedProvider) {
+    cloud.reportSetupWith(async (id, token, body) => (await app.inject({
+      method: 'POST', url: `/api/vms/${id}/setup/`, headers: { 'x-setup-token': token, 'content-type': 'application/json' }, payload: JSON.stringify(body),
+    })).statusCode);
+  }
   ctx.worker = new TransitionWorker(db, cloud, TRANSITIONS, app.log as FastifyBaseLogger, { pollMs: config.workerPollMs, leaseMs: config.leaseMs });
   let closed = false;
   return {

@@ -17,6 +17,8 @@ export const AUDIT_ACTIONS = [
   'snapshot.delete',
   // A user's public SSH keys (spec §9).
   'ssh_key.create', 'ssh_key.delete',
+  // A VM's first boot reports its setup (spec §10).
+  'vm.setup_report',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -24,6 +26,12 @@ export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export const VM_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 /** Names of keys and volumes: any characters but control characters. */
 export const PRINTABLE_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
+/** A conda package's name as conda allows it (spec §10): letters, digits, _ . + -; up to 100 characters. */
+export const CONDA_NAME_PATTERN = '^[A-Za-z0-9_.+-]{1,100}$';
+/** A conda package's version to pin (`name=version`): up to 64 letters, digits and _ . + * ! -. */
+export const CONDA_VERSION_PATTERN = '^[A-Za-z0-9_.+*!-]{1,64}$';
+/** The most conda packages a VM is created with. */
+export const MAX_CONDA_PACKAGES = 50;
 
 // ---------------------------------------------------------------------------------------------
 // States (spec §5): which action fits which state, and what the object shows while it runs.

@@ -83,8 +83,8 @@ describe('the New VM form\'s optional parts', () => {
     expect(await page.getByLabel('Path', { exact: true }).count()).toBe(0);
 
     // An environment that no image of the project comes with: a sentence, and no image to pick.
-    await environment.selectOption({ label: 'VS Code' });
-    await page.getByText('This project has no image that comes with VS Code.').waitFor();
+    await environment.selectOption({ label: 'Guacamole' });
+    await page.getByText('This project has no image that comes with Guacamole.').waitFor();
     expect(await image.isDisabled()).toBe(true);
     expect(await page.getByRole('button', { name: 'Create VM' }).isDisabled()).toBe(true);
 

@@ -18,12 +18,14 @@ export type Project = Schemas['Project'];
 export type Flavor = Schemas['Flavor'];
 export type Image = Schemas['Image'];
 export type Vm = Schemas['Vm'];
+export type VmSetup = Schemas['VmSetup'];
 export type Volume = Schemas['Volume'];
 export type ApiKey = Schemas['ApiKey'];
 export type ApiKeyCreated = Schemas['ApiKeyCreated'];
 export type SshKey = Schemas['SshKey'];
 export type SshKeyCreated = Schemas['SshKeyCreated'];
 export type AuditEvent = Schemas['AuditEvent'];
+export type CondaCataloguePackage = Schemas['CondaCataloguePackage'];
 export type { Page };
 
 /** A failed call: the API's `detail` is what the user reads. */

@@ -2,7 +2,9 @@
 // (its key, its call, when it polls), every write a mutation that refreshes the queries it affects.
 // Pages only combine them with useQuery and useMutation. One QueryClient (createQueryClient) serves
 // the whole app; main.tsx makes it.
-import { MutationCache, QueryCache, QueryClient, hashKey, queryOptions, useMutation, useMutationState, useQueryClient } from '@tanstack/react-query';
+import {
+  MutationCache, QueryCache, QueryClient, hashKey, keepPreviousData, queryOptions, useMutation, useMutationState, useQueryClient,
+} from '@tanstack/react-query';
 import type { operations } from '../../src/client/schema';
 import { vmInTransition, volumeInTransition } from '../../src/shared/contract';
 import { type Me, type OidcInfo, type Page, type Vm, type Volume, ApiError, call, client, setCsrfToken } from './api';
@@ -18,6 +20,8 @@ declare module '@tanstack/react-query' {
 export const PAGE_SIZE = 50;
 /** How often a list is read again while something in it changes state. */
 const POLL_MS = 1000;
+/** How often a VM is read again while its first-boot setup is pending or running (it may take many minutes). */
+const SETUP_POLL_MS = 2000;
 
 /** The JSON body an operation of the API takes, as the OpenAPI document types it. */
 type BodyOf<O extends keyof operations> = operations[O] extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
@@ -50,6 +54,7 @@ const keys = {
   sshKeys: ['ssh-keys'] as const,
   audit: ['audit'] as const,
   researchEnvironments: ['research-environments'] as const,
+  conda: ['conda'] as const,
 };
 
 /** Writes to one VM (an action, or its deletion); rows read whether they are busy by this key. */
@@ -138,12 +143,35 @@ export function vmPageQuery(filter: ProjectFilter, page: number) {
   });
 }
 
-/** One VM (also when DELETED); read again every second while it changes state, as the list is. */
+/** Whether the VM's first boot is still at work, as far as the portal knows: its setup is pending or running. */
+export const vmSetupInProgress = (vm: Pick<Vm, 'setup'>): boolean => vm.setup?.state === 'pending' || vm.setup?.state === 'running';
+
+/**
+ * One VM (also when DELETED); read again every second while it changes state, as the list is, and
+ * every two seconds while its first-boot setup has not reported its end.
+ */
 export const vmQuery = (id: string) =>
   queryOptions({
     queryKey: [...keys.vms, 'detail', id] as const,
     queryFn: ({ signal }) => call(client.GET('/api/vms/{openstack_id}', { params: { path: { openstack_id: id } }, signal })),
-    refetchInterval: (query) => (query.state.data && vmInTransition(query.state.data) ? POLL_MS : false),
+    refetchInterval: (query) => {
+      const vm = query.state.data;
+      if (!vm) return false;
+      if (vmInTransition(vm)) return POLL_MS;
+      return vmSetupInProgress(vm) && vm.status !== 'DELETED' ? SETUP_POLL_MS : false;
+    },
+  });
+
+/**
+ * The tail of a VM's first-boot setup log (text/plain), as it last reported it. `reportedAt` (the
+ * setup's updated_at) is part of the key, so a new report brings the new log.
+ */
+export const vmSetupLogQuery = (id: string, reportedAt: string | null) =>
+  queryOptions({
+    queryKey: [...keys.vms, 'setup-log', id, reportedAt] as const,
+    queryFn: ({ signal }) =>
+      call(client.GET('/api/vms/{openstack_id}/setup/log', { params: { path: { openstack_id: id } }, parseAs: 'text', signal })),
+    placeholderData: keepPreviousData,
   });
 
 /** Up to 500 VMs in one read: what volumes can be attached to, and the names of those they are. */
@@ -193,6 +221,18 @@ export const researchEnvironmentsQuery = queryOptions({
   queryFn: ({ signal }) => call(client.GET('/api/research-environments', { signal })),
   staleTime: Infinity,
 });
+
+/**
+ * Conda packages of the portal's catalogue whose name contains `q` (the New VM form's picker). The
+ * portal reads its catalogue once, when it starts; while the next answer loads, the last one stays.
+ */
+export const condaPackagesQuery = (q: string) =>
+  queryOptions({
+    queryKey: [...keys.conda, 'search', q] as const,
+    queryFn: ({ signal }) => call(client.GET('/api/conda/packages', { params: { query: { q } }, signal })),
+    staleTime: Infinity,
+    placeholderData: keepPreviousData,
+  });
 
 /**
  * The user's live keys: all of them, or with `projectId` those bound to that project. Both under

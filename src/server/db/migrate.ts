@@ -8,6 +8,8 @@ import * as oidc from './migrations/202611270003-oidc.js';
 import * as listOrder from './migrations/202611270004-list-order.js';
 import * as auditProject from './migrations/202612060001-audit-project.js';
 import * as vmAccess from './migrations/202612060002-vm-access.js';
+import * as resenvTickets from './migrations/202612060003-resenv-tickets.js';
+import * as vmSetup from './migrations/202612060004-vm-setup.js';
 
 const migrations: Record<string, Migration> = {
   '202611260001-initial': initial,
@@ -18,6 +20,8 @@ const migrations: Record<string, Migration> = {
   '202611270004-list-order': listOrder,
   '202612060001-audit-project': auditProject,
   '202612060002-vm-access': vmAccess,
+  '202612060003-resenv-tickets': resenvTickets,
+  '202612060004-vm-setup': vmSetup,
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -78,6 +78,18 @@ export interface VmsTable {
   resenv_template: string | null;
   /** The path under which the research environment serves (research_environment_backend.user_path), or null. */
   resenv_user_path: string | null;
+  /** JSON array of {name, version} (spec §10). */
+  conda_packages: Generated<string>;
+  /** The first-boot setup: null (nothing runs), pending, running, done, failed. */
+  setup_state: string | null;
+  /** SHA-256 (hex) of the setup token in the VM's user data. */
+  setup_token_digest: string | null;
+  setup_updated_at: Generated<string | null>;
+  setup_exit_code: Generated<number | null>;
+  /** The tail of the setup log, as last reported. */
+  setup_log: Generated<string | null>;
+  /** When the VM first became ACTIVE. */
+  active_at: Generated<string | null>;
 }
 
 /** A user's public SSH key (spec §9); the private half, when generated, is never stored. */
@@ -128,6 +140,31 @@ export interface SessionsTable {
   expires_at: string;
   /** The ID token of a single sign-on login (the end-session hint at logout); null for a password login. */
   oidc_id_token: string | null;
+}
+
+/** A one-time ticket from the portal's host to the research environments' host (SIMPLEVM_RESENV_URL). */
+export interface ResenvTicketsTable {
+  /** SHA-256 hex of the ticket; the ticket itself is only in the redirect's URL. */
+  digest: string;
+  user_id: number;
+  /** The portal session the ticket was made for. */
+  session_id: string;
+  vm_openstack_id: string;
+  created_at: string;
+  expires_at: string;
+  /** Set when the ticket is redeemed: it works once. */
+  used_at: string | null;
+}
+
+/** What the `simplevm_resenv` cookie on the environments' host stands for: one VM, for as long as the session lasts. */
+export interface ResenvGrantsTable {
+  /** SHA-256 hex of the cookie's token. */
+  digest: string;
+  user_id: number;
+  session_id: string;
+  vm_openstack_id: string;
+  created_at: string;
+  expires_at: string;
 }
 
 export interface TransitionsTable {
@@ -233,6 +270,8 @@ export interface Database {
   volumes: VolumesTable;
   snapshots: SnapshotsTable;
   sessions: SessionsTable;
+  resenv_tickets: ResenvTicketsTable;
+  resenv_grants: ResenvGrantsTable;
   transitions: TransitionsTable;
   transition_history: TransitionHistoryTable;
   sim_resources: SimResourcesTable;

@@ -1,13 +1,15 @@
 // The New VM form: project, image and flavor from the API, the name checked as the API checks it,
 // and what is left of the project's quota shown before the user submits. Optional (spec §8, §9): a
 // research environment (which limits the images to those that come with it), a first-boot script,
-// the project's available volumes to attach and mount, and the project members' SSH keys. Only what
-// the user set is sent: the API refuses fields it does not know, and all of these are optional.
+// the project's available volumes to attach and mount, conda packages (spec §10) and the project
+// members' SSH keys. Only what the user set is sent: the API refuses fields it does not know, and all
+// of these are optional.
 import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { VM_NAME_PATTERN } from '../../../src/shared/contract';
 import type { Amounts, Flavor, Volume } from '../api';
+import { type CondaChoice, CondaPicker, condaSpec } from '../CondaPicker';
 import { ProjectSelect } from '../ProjectSelect';
 import {
   type VmCreateBody, flavorsQuery, imagesQuery, projectQuery, projectVolumesQuery, projectsQuery, researchEnvironmentsQuery, sshKeysQuery, useCreateVm,
@@ -82,6 +84,7 @@ export function NewVmPage() {
   const [script, setScript] = useState('');
   const [launch, setLaunch] = useState<Record<string, LaunchChoice>>({});
   const [memberAccess, setMemberAccess] = useState(false);
+  const [conda, setConda] = useState<CondaChoice[]>([]);
   const create = useCreateVm();
   const { error } = create;
 
@@ -155,6 +158,7 @@ export function NewVmPage() {
     if (script.trim()) body.additional_script = script;
     if (attached.length) body.volumes = attached.map((v) => ({ openstack_id: v.openstack_id, path: pathOf(v) }));
     if (memberAccess) body.member_access = true;
+    if (conda.length) body.conda_packages = conda.map(condaSpec);
     create.mutate(body, { onSuccess: (vm) => void navigate(`/vms?project=${vm.project_id}`) });
   };
 
@@ -336,6 +340,7 @@ export function NewVmPage() {
           {tooManyVolumes ? <ErrorText error={tooManyVolumes} /> : null}
           <FieldError errors={fieldErrors.volumes} />
         </fieldset>
+        <CondaPicker value={conda} onChange={setConda} errors={fieldErrors.conda_packages} />
         <div className="field">
           <label htmlFor="new-vm-script">First-boot script</label>
           <textarea
@@ -357,8 +362,8 @@ export function NewVmPage() {
               </span>
             ) : (
               <>
-                Optional. Runs once, at the first boot, as the login user in its home directory, after the keys, volumes and research environment are in
-                place; without a <code>#!</code> line it runs with bash. At most 64 KiB
+                Optional. Runs once, at the first boot, as the login user in its home directory, after the keys, volumes, research environment and conda
+                packages are in place; without a <code>#!</code> line it runs with bash. At most 64 KiB
                 {script ? ` (now ${scriptBytes(script).toLocaleString('en')} bytes)` : ''}.
               </>
             )}

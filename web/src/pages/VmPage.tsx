@@ -1,13 +1,14 @@
-// A VM's page, /vms/:openstack_id (spec §6, §9): every field, how to connect (the ssh line with a
-// copy button, the research environment's Open link), the SSH keys it was given, its volumes, and
-// the actions its state allows. Polls while the VM changes state, as the list does.
+// A VM's page, /vms/:openstack_id (spec §6, §9, §10): every field, how to connect (the ssh line with
+// a copy button, the research environment's Open link), its first-boot setup (state, log, conda
+// packages), the SSH keys it was given, its volumes, and the actions its state allows. Polls while
+// the VM changes state, as the list does, and while its setup has not reported its end.
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { vmActionAllowed, type VmAction } from '../../../src/shared/contract';
-import { type ApiError, type Vm, errorOf } from '../api';
+import { type ApiError, type Vm, type VmSetup, errorOf } from '../api';
 import {
-  VM_CHANGE, projectsQuery, researchEnvironmentsQuery, sshKeysQuery, useBusyIds, useVmAction, useVmDelete, vmQuery, vmVolumesQuery,
+  VM_CHANGE, projectsQuery, researchEnvironmentsQuery, sshKeysQuery, useBusyIds, useVmAction, useVmDelete, vmQuery, vmSetupLogQuery, vmVolumesQuery,
 } from '../queries';
 import { projectName } from '../session';
 import { CopyButton, ErrorText, LoadError, Loading, formatDate, useTitle } from '../ui';
@@ -109,6 +110,7 @@ function VmDetail({ vm }: { vm: Vm }) {
         </dl>
       </section>
 
+      <VmSetupSection vm={vm} />
       <VmSshKeys vm={vm} />
       <VmVolumes vm={vm} />
     </>
@@ -221,6 +223,103 @@ function HowToConnect({ vm, resenvTitle }: { vm: Vm; resenvTitle: string | null 
         </>
       )}
     </section>
+  );
+}
+
+const SETUP_STATES: Record<VmSetup['state'], string> = { pending: 'Pending', running: 'Running', done: 'Done', failed: 'Failed', unknown: 'Unknown' };
+
+/** What the setup's state means, in a sentence. */
+function setupSentence(setup: VmSetup, status: string): string {
+  switch (setup.state) {
+    case 'pending':
+      return status === 'ACTIVE'
+        ? 'The VM has started; its first boot has not reported yet.'
+        : 'The setup runs at the VM\'s first boot, once it is ACTIVE.';
+    case 'running':
+      return 'The first boot is setting the VM up: keys, volumes, conda packages, research environment and first-boot script, as this VM has them.';
+    case 'done':
+      return 'Everything that runs at the first boot has finished: the VM is ready.';
+    case 'failed':
+      return setup.exit_code === null
+        ? 'The setup failed. The log shows what went wrong.'
+        : `The setup failed with exit code ${setup.exit_code}. The log shows what went wrong.`;
+    case 'unknown':
+      return 'No report came in time: the VM did not say whether its setup finished. It may still be running, or could not reach the portal; log in to the VM to look.';
+  }
+}
+
+/** The first-boot setup as the VM reports it (spec §10): its state, when it last reported, its log, and the conda packages it installs. */
+function VmSetupSection({ vm }: { vm: Vm }) {
+  const setup = vm.setup;
+  return (
+    <section aria-labelledby="vm-setup-title">
+      <h2 id="vm-setup-title">Setup</h2>
+      {setup === null ? (
+        <p className="empty">Nothing runs at this VM&apos;s first boot: it was given no SSH keys, volumes, conda packages, research environment or script.</p>
+      ) : (
+        <div className="card setup">
+          <p className="setup-state">
+            <span className={`status status-setup-${setup.state}`} data-testid="setup-state">
+              {SETUP_STATES[setup.state]}
+              {setup.state === 'failed' && setup.exit_code !== null ? ` (exit code ${setup.exit_code})` : ''}
+            </span>{' '}
+            <span data-testid="setup-sentence">{setupSentence(setup, vm.status)}</span>
+          </p>
+          <p className="hint" data-testid="setup-reported">
+            {setup.updated_at ? `Last report: ${formatDate(setup.updated_at, { seconds: true })}.` : 'No report has come in yet.'}
+          </p>
+          <SetupLog vm={vm} setup={setup} />
+        </div>
+      )}
+      <h3 id="vm-conda-title">Conda packages</h3>
+      {vm.conda_packages.length === 0 ? (
+        <p className="hint">None were asked for when the VM was created.</p>
+      ) : (
+        <>
+          <p className="hint">
+            Installed from bioconda and conda-forge into the conda environment <code>denbi</code>, active in the login user&apos;s shells.
+          </p>
+          <ul className="chips" aria-labelledby="vm-conda-title">
+            {vm.conda_packages.map((p) => (
+              <li key={p.name} data-package={p.name}>
+                <code>{p.version ? `${p.name}=${p.version}` : p.name}</code>
+                {p.version ? null : <span className="hint"> (latest)</span>}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
+
+/** The tail of the setup log, loaded when asked for; a new report brings the new log. */
+function SetupLog({ vm, setup }: { vm: Vm; setup: VmSetup }) {
+  const [shown, setShown] = useState(false);
+  const log = useQuery({ ...vmSetupLogQuery(vm.openstack_id, setup.updated_at), enabled: shown });
+  const pre = useRef<HTMLPreElement>(null);
+  // The end of the log is where a failure shows: scrolled there whenever it changes.
+  useEffect(() => {
+    if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
+  }, [log.data]);
+  return (
+    <div className="setup-log-area">
+      <button type="button" aria-expanded={shown} aria-controls="vm-setup-log" onClick={() => setShown((s) => !s)}>
+        {shown ? 'Hide log' : 'Show log'}
+      </button>
+      {shown ? (
+        <div id="vm-setup-log">
+          {log.isPending ? <Loading what="the setup log" /> : null}
+          {log.error ? <LoadError error={log.error} retry={() => void log.refetch()} /> : null}
+          {log.data === '' ? <p className="hint">No log has come in yet: the VM sends it with its reports.</p> : null}
+          {log.data ? (
+            <pre ref={pre} className="setup-log" tabIndex={0} aria-label="Setup log" data-testid="setup-log">
+              {log.data}
+            </pre>
+          ) : null}
+        </div>
+      ) : null}
+    </div>
   );
 }
 

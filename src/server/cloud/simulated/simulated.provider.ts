@@ -2,6 +2,7 @@
 // flight survives a restart like a real cloud's would. Each change takes `delayMs` and is applied
 // lazily when the resource is next read.
 import type { Kysely } from 'kysely';
+import { parse as parseYaml } from 'yaml';
 import type { Database, SimResourcesTable } from '../../db/types.js';
 import type { CloudFlavor, CloudImage, CloudProvider, CloudServer, CloudSnapshotImage, CloudVolume, ServerCreate } from '../provider.js';
 
@@ -18,8 +19,10 @@ export const SIM_IMAGES: CloudImage[] = [
   // Debian's cloud images log in as debian (the image's default_user).
   { name: 'Debian-12', tags: ['debian', 'bookworm'], defaultUser: 'debian' },
   // With a research environment installed (spec §9): the tag names the template.
-  { name: 'Ubuntu-24.04-RStudio', tags: ['ubuntu', 'noble', 'resenv-rstudio'] },
-  { name: 'Ubuntu-24.04-JupyterLab', tags: ['ubuntu', 'noble', 'resenv-jupyterlab'] },
+  { name: 'Ubuntu-24.04-RStudio', tags: ['ubuntu', 'noble', 'rstudio'] },
+  { name: 'Ubuntu-24.04-JupyterLab', tags: ['ubuntu', 'noble', 'jupyterlab'] },
+  // Named like SimpleVM's own (its API tutorial's example image).
+  { name: 'VSCode-ubuntu24.04 de.NBI (2025-08-19)', tags: ['ubuntu', 'noble', 'vscode'] },
 ];
 
 interface SimData {
@@ -31,11 +34,29 @@ interface SimData {
   /** A server's cloud-init user data, and the fingerprints of the keys it was given. */
   userData?: string;
   keys?: string[];
+  /** The simulated first boot has reported (or will): once per server. */
+  setupReported?: boolean;
   /** Patch applied to data when the change completes. */
   onReady?: Partial<SimData>;
 }
 
 type Row = SimResourcesTable;
+
+/** Posts a setup report to the portal's route for the VM; answers the HTTP status. */
+export type SetupReporter = (id: string, token: string, body: { phase: string; exit_code?: number; log?: string }) => Promise<number>;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What the simulated first boot needs of the user data: the setup token, and whether the script fails. */
+function simulatedBoot(userData: string): { token: string; fails: boolean } | null {
+  const doc = parseYaml(userData.replace(/^#cloud-config\n/, '')) as { write_files?: { path: string; content: string }[] } | null;
+  const files = doc?.write_files ?? [];
+  const setup = files.find((f) => f.path.endsWith('/setup.sh'))?.content ?? '';
+  const token = /^TOKEN='([A-Za-z0-9_-]+)'$/m.exec(setup)?.[1];
+  if (!token) return null;
+  const script = files.find((f) => f.path.endsWith('/additional-script.sh'))?.content ?? '';
+  return { token, fails: script.split('\n').some((line) => line.trim() === 'exit 1') };
+}
 
 const now = () => new Date();
 
@@ -146,7 +167,37 @@ export class SimulatedProvider implements CloudProvider {
   async getServer(id: string): Promise<CloudServer | null> {
     const r = await this.read(id, 'server');
     if (!r) return null;
+    if (r.row.status === 'ACTIVE' && r.data.userData && !r.data.setupReported) await this.bootOnce(r.row, r.data);
     return { id, status: r.row.status, taskState: r.data.taskState ?? null, fixedIp: r.data.fixedIp ?? null, fault: null };
+  }
+
+  /** Where the simulated first boot reports its setup: the portal's own route (portal.ts sets it). */
+  private reporter: SetupReporter | null = null;
+
+  reportSetupWith(reporter: SetupReporter): void {
+    this.reporter = reporter;
+  }
+
+  /**
+   * The simulated first boot, once per server: a moment after it is ACTIVE, it reports `running`,
+   * then `done` (or `failed`, when its first-boot script has the line `exit 1`) to the portal's
+   * route with the token its user data carries, as a real VM's setup script does.
+   */
+  private async bootOnce(row: Row, data: SimData): Promise<void> {
+    const reporter = this.reporter;
+    if (!reporter || !(await this.swap(row, { data: JSON.stringify({ ...data, setupReported: true }) }))) return;
+    const boot = simulatedBoot(data.userData ?? '');
+    if (!boot) return;
+    const report = async (body: { phase: 'running' | 'done' | 'failed'; exit_code?: number; log?: string }) => {
+      // The portal may not have written ACTIVE yet (409): the script's curl retries too.
+      for (let attempt = 0; attempt < 20 && (await reporter(row.id, boot.token, body)) === 409; attempt++) await sleep(100);
+    };
+    setTimeout(() => {
+      void (async () => {
+        await report({ phase: 'running' });
+        await report(boot.fails ? { phase: 'failed', exit_code: 1, log: `== additional_script\nexit 1\n` } : { phase: 'done', exit_code: 0, log: '== setup done\n' });
+      })().catch(() => {});
+    }, Math.max(this.delayMs, 50)).unref();
   }
 
   stopServer(id: string): Promise<void> {

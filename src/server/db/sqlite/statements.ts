@@ -14,8 +14,14 @@ import type SQLite from 'better-sqlite3';
  * ends a transaction on this connection (counted here), and at every commit by another connection
  * or process (otherCommitsProbe, asked again once a request has arrived since; see requestArrived below).
  */
+/** Databases opened in this process: each version is prefixed with its database's number. */
+let opened = 0;
+
 export function withStatementCache(sqlite: SQLite.Database) {
   const cache = new Map<string, ReturnType<typeof cached>>();
+  // The read cache's memos are shared by every database of the process (tests run several
+  // portals at once): versions of two databases must never be equal.
+  const database = ++opened;
   let writes = 0;
   const wrote = () => {
     writes++;
@@ -64,7 +70,7 @@ export function withStatementCache(sqlite: SQLite.Database) {
           });
         }
       }
-      return `${writes}.${otherCommits}`;
+      return `${database}.${writes}.${otherCommits}`;
     },
   };
 }

@@ -20,13 +20,19 @@ export interface ResenvTemplate {
 
 export const TEMPLATE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
 
-/** What the portal offers when the site has no file of its own. */
+/**
+ * What the portal offers when the site has no file of its own. As on SimpleVM, an image is tagged
+ * with the template's own name (its API tutorial picks an image whose tags hold `vscode`,
+ * `theiaide` or `guacamole`, then sends that name as the template); `theiaide` is SimpleVM's
+ * name for Theia, kept beside `theia`.
+ */
 export const BUILT_IN_TEMPLATES: readonly ResenvTemplate[] = Object.freeze([
-  { template: 'rstudio', title: 'RStudio', description: 'RStudio Server: the R IDE in the browser.', port: 8787, image_tag: 'resenv-rstudio' },
-  { template: 'jupyterlab', title: 'JupyterLab', description: 'JupyterLab: notebooks, terminals and files for Python, R and more.', port: 8888, image_tag: 'resenv-jupyterlab' },
-  { template: 'theia', title: 'Theia IDE', description: 'Eclipse Theia: an IDE for many languages in the browser.', port: 8080, image_tag: 'resenv-theia' },
-  { template: 'vscode', title: 'VS Code', description: 'Visual Studio Code in the browser (code-server).', port: 8080, image_tag: 'resenv-vscode' },
-  { template: 'guacamole', title: 'Guacamole', description: 'Apache Guacamole: the VM\'s graphical desktop in the browser.', port: 8080, image_tag: 'resenv-guacamole' },
+  { template: 'rstudio', title: 'RStudio', description: 'RStudio Server: the R IDE in the browser.', port: 8787, image_tag: 'rstudio' },
+  { template: 'jupyterlab', title: 'JupyterLab', description: 'JupyterLab: notebooks, terminals and files for Python, R and more.', port: 8888, image_tag: 'jupyterlab' },
+  { template: 'theia', title: 'Theia IDE', description: 'Eclipse Theia: an IDE for many languages in the browser.', port: 8080, image_tag: 'theia' },
+  { template: 'theiaide', title: 'Theia IDE', description: 'Eclipse Theia, under SimpleVM\'s template name.', port: 8080, image_tag: 'theiaide' },
+  { template: 'vscode', title: 'VS Code', description: 'Visual Studio Code in the browser (code-server).', port: 8080, image_tag: 'vscode' },
+  { template: 'guacamole', title: 'Guacamole', description: 'Apache Guacamole: the VM\'s graphical desktop in the browser.', port: 8080, image_tag: 'guacamole' },
 ].map((t) => Object.freeze(t)));
 
 const Line = (maxLength: number, minLength = 1) => Type.String({ minLength, maxLength, pattern: PRINTABLE_PATTERN });

@@ -3,8 +3,14 @@
 // redirects and cookies are moved under /resenv/{openstack_id}/, where the browser sees it.
 import type { ResenvTarget } from './resenv.service.js';
 
-/** Every cookie of the portal (session, pending single sign-on) begins so: none goes to a VM, none may come from one. */
+/** Every cookie of the portal (session, pending single sign-on, grant) begins so: none goes to a VM, none may come from one. */
 export const PORTAL_COOKIE_PREFIX = 'simplevm_';
+
+/** On the environments' own host (SIMPLEVM_RESENV_URL): the cookie that admits a browser to one VM's environment. */
+export const RESENV_GRANT_COOKIE = `${PORTAL_COOKIE_PREFIX}resenv`;
+
+/** On the environments' own host: where a ticket from the portal's host is redeemed, /resenv/{openstack_id}/__simplevm_ticket. */
+export const RESENV_TICKET_PATH = '__simplevm_ticket';
 
 /**
  * Request headers that never reach a VM: the portal's credentials (an API key, the CSRF token), and
@@ -45,6 +51,8 @@ export function upstreamRequestHeaders(headers: Headers, fwd: Forwarding): Heade
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (value === undefined || lower === 'cookie' || NEVER_FORWARDED.has(lower)) continue;
+    // A page reached through a ticket's redirect may name it in its Referer; the ticket is the portal's.
+    if (lower === 'referer' && String(value).includes(RESENV_TICKET_PATH)) continue;
     out[name] = value;
   }
   const cookie = withoutPortalCookies(headers.cookie as string | string[] | undefined);

@@ -2,6 +2,8 @@
 // one, and the research environment through the portal's own proxy.
 import { isIPv4 } from 'node:net';
 import type { Config } from '../../config.js';
+import { findResenvTemplate } from '../resenv/resenv.catalogue.js';
+import { type SetupView, setupOf } from './vms.setup.js';
 import type { VmView } from './vms.repository.js';
 
 export interface VmAccess {
@@ -9,8 +11,35 @@ export interface VmAccess {
   research_environment: { template: string; url: string } | null;
 }
 
+/** One way into a VM, as SimpleVM lists them (`modes`; its tutorial picks one by name with jq). */
+export interface VmMode {
+  name: string;
+  description: string;
+  copy_field: string;
+}
+
+/** The fields SimpleVM's own tutorials read (spec §10), worked out from the VM's state and access. */
+export interface SimpleVmFields {
+  uuid: string;
+  vm_state: string;
+  ssh_command: string | null;
+  res_env_url: string | null;
+  userlogin: string | null;
+  modes: VmMode[];
+}
+
 /** A VM as the API shows it. */
-export type VmOutView = Omit<VmView, 'resenv_user_path' | 'login_user'> & { access: VmAccess | null };
+export type VmOutView = Omit<VmView, 'resenv_user_path' | 'login_user' | 'setup_record'> & { access: VmAccess | null } & SimpleVmFields & {
+  setup: SetupView | null;
+  playbook_done: boolean;
+  playbook_successful: boolean;
+};
+
+/** Nova's vm_state for a status (spec §10), lower case as Nova writes it. */
+const VM_STATE: Readonly<Record<string, string>> = {
+  BUILD: 'building', ACTIVE: 'active', REBOOT: 'active', HARD_REBOOT: 'active', SHUTOFF: 'stopped', ERROR: 'error', DELETED: 'deleted',
+};
+export const vmStateOf = (status: string): string => VM_STATE[status] ?? status.toLowerCase();
 
 /** Statuses of a VM that has been ACTIVE and still exists: it can be got into (again). */
 const REACHABLE = new Set(['ACTIVE', 'REBOOT', 'HARD_REBOOT', 'SHUTOFF']);
@@ -40,16 +69,36 @@ function sshAccess(config: Pick<Config, 'sshGateway' | 'sshPortBase'>, user: str
   return { user, host, port, command: `ssh -i ~/.ssh/id_ed25519${port === 22 ? '' : ` -p ${port}`} ${target}` };
 }
 
-export function accessOf(config: Pick<Config, 'sshGateway' | 'sshPortBase' | 'publicUrl'>, vm: VmView): VmAccess | null {
+export function accessOf(config: Pick<Config, 'sshGateway' | 'sshPortBase' | 'publicUrl' | 'resenvUrl'>, vm: VmView): VmAccess | null {
   if (!REACHABLE.has(vm.status)) return null;
   const env = vm.research_environment;
   return {
     ssh: sshAccess(config, vm.login_user, vm.fixed_ip),
-    research_environment: env === null ? null : { template: env, url: `${config.publicUrl ?? ''}/resenv/${vm.openstack_id}/` },
+    research_environment: env === null ? null : { template: env, url: `${config.resenvUrl ?? config.publicUrl ?? ''}/resenv/${vm.openstack_id}/` },
   };
 }
 
-export function withAccess(config: Pick<Config, 'sshGateway' | 'sshPortBase' | 'publicUrl'>, vm: VmView): VmOutView {
-  const { resenv_user_path: _path, login_user: _user, ...shown } = vm;
-  return { ...shown, access: accessOf(config, vm) };
+/** SimpleVM's names for the same facts: one mapping, for every route that shows a VM. */
+export function simpleVmFields(config: Config, vm: Pick<VmView, 'openstack_id' | 'status'>, access: VmAccess | null): SimpleVmFields {
+  const modes: VmMode[] = [];
+  if (access?.ssh) modes.push({ name: 'ssh', description: 'SSH', copy_field: access.ssh.command });
+  const env = access?.research_environment;
+  if (env) modes.push({ name: env.template, description: findResenvTemplate(config, env.template)?.title ?? env.template, copy_field: env.url });
+  return {
+    uuid: vm.openstack_id,
+    vm_state: vmStateOf(vm.status),
+    ssh_command: access?.ssh?.command ?? null,
+    res_env_url: env?.url ?? null,
+    userlogin: access?.ssh?.user ?? null,
+    modes,
+  };
+}
+
+export function withAccess(config: Config, vm: VmView): VmOutView {
+  const { resenv_user_path: _path, login_user: _user, setup_record: record, ...shown } = vm;
+  const access = accessOf(config, vm);
+  const setup = setupOf(config, record);
+  // SimpleVM's names for the setup's end (its "playbook").
+  const playbook = { playbook_done: setup?.state === 'done' || setup?.state === 'failed', playbook_successful: setup?.state === 'done' };
+  return { ...shown, access, ...simpleVmFields(config, vm, access), setup, ...playbook };
 }

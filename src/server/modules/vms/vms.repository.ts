@@ -14,10 +14,19 @@ const VM_COLUMNS = [
   'vms.openstack_id', 'vms.name', 'vms.project_id', 'vms.owner_id', 'vms.image_name', 'vms.flavor_name', 'vms.vcpus', 'vms.ram_gb',
   'vms.status', 'vms.task_state', 'vms.fixed_ip', 'vms.fault', 'vms.created_at', 'vms.updated_at',
   'vms.ssh_keys', 'vms.resenv_template', 'vms.resenv_user_path',
+  'vms.conda_packages', 'vms.setup_state', 'vms.setup_updated_at', 'vms.setup_exit_code', 'vms.active_at',
 ] as const;
 
-/** A VM with its owner's name and its image's login user (null: the image does not say, or is a snapshot). */
-export type VmRow = Vm & { owner: string; default_user: string | null };
+/** What a VM row says of its first-boot setup (spec §10; vms.setup.ts reads it). */
+export interface SetupRecord {
+  setup_state: string | null;
+  setup_updated_at: string | null;
+  setup_exit_code: number | null;
+  active_at: string | null;
+}
+
+/** A VM with its owner's name and its image's login user (null: the image does not say, or is a snapshot); without its setup's token and log. */
+export type VmRow = Omit<Vm, 'setup_token_digest' | 'setup_log'> & { owner: string; default_user: string | null };
 
 export interface VmFilters {
   projectId?: number;
@@ -163,6 +172,9 @@ export interface VmView {
   research_environment: string | null;
   resenv_user_path: string | null;
   login_user: string;
+  conda_packages: { name: string; version: string | null }[];
+  /** The setup as stored; the service says `unknown` when it is overdue. */
+  setup_record: SetupRecord;
   created_at: string;
   updated_at: string;
 }
@@ -178,6 +190,8 @@ async function withVolumes(q: Q, rows: VmRow[]): Promise<VmView[]> {
     flavor_name: vm.flavor_name, status: vm.status, task_state: vm.task_state, fixed_ip: vm.fixed_ip, fault: vm.fault,
     volumes: volumes.get(vm.openstack_id) ?? [], ssh_keys: JSON.parse(vm.ssh_keys) as string[],
     research_environment: vm.resenv_template, resenv_user_path: vm.resenv_user_path, login_user: vm.default_user ?? DEFAULT_LOGIN_USER,
+    conda_packages: JSON.parse(vm.conda_packages) as VmView['conda_packages'],
+    setup_record: { setup_state: vm.setup_state, setup_updated_at: vm.setup_updated_at, setup_exit_code: vm.setup_exit_code, active_at: vm.active_at },
     created_at: vm.created_at, updated_at: vm.updated_at,
   }));
 }
@@ -267,6 +281,11 @@ export async function setVmState(
   nowIso: string,
 ): Promise<void> {
   await trx.updateTable('vms').set({ ...state, updated_at: nowIso }).where('openstack_id', '=', id).execute();
+}
+
+/** Notes when the VM first became ACTIVE: its setup has SIMPLEVM_SETUP_TIMEOUT_S from then to report. */
+export async function markActiveOnce(trx: Transaction<Database>, id: string, nowIso: string): Promise<void> {
+  await trx.updateTable('vms').set({ active_at: nowIso }).where('openstack_id', '=', id).where('active_at', 'is', null).execute();
 }
 
 /**

@@ -7,7 +7,8 @@ import { isProjectReachable } from '../projects/projects.repository.js';
 import { projectFieldReach, objectParamReach } from '../reach.hooks.js';
 import { OpenstackIdParams, pageOf } from '../shared.schemas.js';
 import { isVmReachable } from './vms.repository.js';
-import { VmActionBody, VmCreateBody, VmListQuery, VmOut, VmPage } from './vms.schemas.js';
+import { VmActionBody, VmCreateBody, VmListQuery, VmOut, VmPage, VmSetup, VmSetupReportBody } from './vms.schemas.js';
+import { reportSetup, setupLogOf } from './vms.setup.js';
 import { changeVm, createVm, getVm, listVmsFor } from './vms.service.js';
 
 const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -28,6 +29,7 @@ export function pairedVolumeFields(body: unknown): unknown {
 }
 
 export function vmsRoutes(app: App, ctx: AppContext): void {
+  app.addSchema(VmSetup);
   app.addSchema(VmOut);
   // Only the action routes need reach checked before validation: the others have no body to validate.
   const vmReach = objectParamReach(isVmReachable, ctx, 'VM');
@@ -68,6 +70,27 @@ export function vmsRoutes(app: App, ctx: AppContext): void {
     const { os_action, reboot_type } = request.body;
     return reply.code(202).send(await changeVm(ctx, principalOf(request), request.params.openstack_id, os_action, reboot_type ?? 'SOFT'));
   });
+
+  // The VM's own first boot reports here (spec §10), with the token of its user data: no key, no session.
+  app.post('/vms/:openstack_id/setup', {
+    config: { auth: 'none' },
+    schema: {
+      operationId: 'reportVmSetup', tags: ['vms'], summary: 'A VM reports its first-boot setup (header X-Setup-Token, from its user data).',
+      params: OpenstackIdParams, body: VmSetupReportBody, response: { 200: Type.Ref('VmSetup'), ...errorResponses },
+    },
+  }, async (request) => {
+    const token = request.headers['x-setup-token'];
+    return reportSetup(ctx, request.params.openstack_id, typeof token === 'string' ? token : undefined, request.body, request.ip);
+  });
+
+  app.get('/vms/:openstack_id/setup/log', {
+    config: { auth: 'any', scope: 'vm:read' },
+    schema: {
+      operationId: 'getVmSetupLog', tags: ['vms'], summary: 'The tail of the VM\'s first-boot setup log, as it last reported it.',
+      params: OpenstackIdParams, produces: ['text/plain'],
+      response: { 200: { description: 'The log (text/plain).', content: { 'text/plain': { schema: Type.String() } } }, ...errorResponses },
+    },
+  }, async (request, reply) => reply.type('text/plain; charset=utf-8').send(await setupLogOf(ctx, principalOf(request), request.params.openstack_id)));
 
   app.delete('/vms/:openstack_id', {
     config: { auth: 'any', scope: 'vm:delete' },

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { VM_NAME_PATTERN } from '../../../shared/contract.js';
+import { CONDA_NAME_PATTERN, CONDA_VERSION_PATTERN, MAX_CONDA_PACKAGES, VM_NAME_PATTERN } from '../../../shared/contract.js';
 import { Name, Page, PageQuery } from '../shared.schemas.js';
 
 /** At most 64 KiB of first-boot script (spec §8); counted in UTF-8 bytes by the service. */
@@ -9,6 +9,8 @@ const RESENV_TEMPLATE_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
 /** A path on the VM: segments of safe characters, no `..` (checked by the service), no spaces. */
 const USER_PATH_PATTERN = '^[A-Za-z0-9._~/-]*$';
 const MOUNT_PATH_PATTERN = '^/[A-Za-z0-9._/-]+$';
+/** A conda package: a name as conda allows (letters, digits, _ . + -), optionally =version (the contract's two patterns, joined). */
+const CONDA_SPEC_PATTERN = `${CONDA_NAME_PATTERN.slice(0, -1)}(=${CONDA_VERSION_PATTERN.slice(1, -1)})?$`;
 
 
 export const VmAccess = Type.Object({
@@ -22,7 +24,7 @@ export const VmAccess = Type.Object({
     Type.Null(),
   ], { description: 'Null when the VM has no address yet.' }),
   research_environment: Type.Union([
-    Type.Object({ template: Type.String(), url: Type.String({ description: 'The portal\'s proxy to it: /resenv/{openstack_id}/ (on SIMPLEVM_PUBLIC_URL when set); a web session opens it.' }) }),
+    Type.Object({ template: Type.String(), url: Type.String({ description: 'The portal\'s proxy to it: /resenv/{openstack_id}/ on SIMPLEVM_RESENV_URL (the environments\' own host) when set, else on SIMPLEVM_PUBLIC_URL, else relative; a web session opens it.' }) }),
     Type.Null(),
   ]),
 });
@@ -43,6 +45,21 @@ export const VmOut = Type.Object(
     ssh_keys: Type.Array(Type.String(), { description: 'The `SHA256:` fingerprints of the public SSH keys put into the VM at creation.' }),
     research_environment: Type.Union([Type.String(), Type.Null()], { description: 'The research environment template the VM was created with (GET /api/research-environments/), or null.' }),
     access: Type.Union([VmAccess, Type.Null()], { description: 'How to get into the VM: null until it is ACTIVE.' }),
+    // SimpleVM's names for the same facts (spec §10), which its tutorials read.
+    uuid: Type.String({ description: 'SimpleVM\'s name for openstack_id.' }),
+    vm_state: Type.String({ description: 'Nova\'s vm_state, lower case: building, active (also while rebooting), stopped, error, deleted.' }),
+    ssh_command: Type.Union([Type.String(), Type.Null()], { description: 'access.ssh.command, or null.' }),
+    res_env_url: Type.Union([Type.String(), Type.Null()], { description: 'access.research_environment.url, or null.' }),
+    userlogin: Type.Union([Type.String(), Type.Null()], { description: 'The login user (access.ssh.user), or null before ACTIVE.' }),
+    conda_packages: Type.Array(Type.Object({ name: Type.String(), version: Type.Union([Type.String(), Type.Null()]) }), {
+      description: 'The conda packages installed at first boot (version null when not pinned).',
+    }),
+    setup: Type.Union([Type.Ref('VmSetup'), Type.Null()], { description: 'What runs at first boot, as the VM reports it; null when nothing does.' }),
+    playbook_done: Type.Boolean({ description: 'SimpleVM\'s name: the setup ended (done or failed).' }),
+    playbook_successful: Type.Boolean({ description: 'SimpleVM\'s name: the setup is done.' }),
+    modes: Type.Array(Type.Object({ name: Type.String(), description: Type.String(), copy_field: Type.String() }), {
+      description: 'Each way into the VM: {"name": "ssh", …, "copy_field": the ssh line} and, with a research environment, {"name": its template, "description": its title, "copy_field": its URL}; [] before ACTIVE.',
+    }),
     created_at: Type.String(),
     updated_at: Type.String(),
   },
@@ -79,6 +96,10 @@ export const VmCreateBody = Type.Object(
       path: Type.String({ pattern: MOUNT_PATH_PATTERN, maxLength: 200, description: 'Where it is mounted: an absolute path such as /vol/data.' }),
     }), { maxItems: MAX_LAUNCH_VOLUMES, description: 'Volumes attached once the VM is ACTIVE and mounted at first boot. As a form: volume_ids repeated, with volume_paths in the same order.' })),
     member_access: Type.Optional(Type.Boolean({ default: false, description: 'Also put the public SSH keys of every member of the project into the VM.' })),
+    conda_packages: Type.Optional(Type.Array(Type.String({ pattern: CONDA_SPEC_PATTERN, maxLength: 170 }), {
+      maxItems: MAX_CONDA_PACKAGES,
+      description: 'Conda packages installed at first boot from bioconda and conda-forge into the environment denbi (Miniforge, in the login user\'s home), before additional_script: `name` or `name=version`. As a form: the field repeated. GET /api/conda/packages/ suggests names.',
+    })),
   },
   { $id: 'VmCreateBody' },
 );
@@ -89,4 +110,21 @@ export const VmActionBody = Type.Object(
     reboot_type: Type.Optional(Type.Union([Type.Literal('SOFT'), Type.Literal('HARD')], { default: 'SOFT' })),
   },
   { $id: 'VmActionBody' },
+);
+
+export const VmSetup = Type.Object({
+  state: Type.Union(['pending', 'running', 'done', 'failed', 'unknown'].map((s) => Type.Literal(s)), {
+    description: 'unknown: no report came within SIMPLEVM_SETUP_TIMEOUT_S of the VM becoming ACTIVE.',
+  }),
+  updated_at: Type.Union([Type.String(), Type.Null()], { description: 'When the last report came.' }),
+  exit_code: Type.Union([Type.Integer(), Type.Null()]),
+}, { $id: 'VmSetup' });
+
+export const VmSetupReportBody = Type.Object(
+  {
+    phase: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+    exit_code: Type.Optional(Type.Union([Type.Integer({ minimum: -255, maximum: 255 }), Type.Null()])),
+    log: Type.Optional(Type.String({ maxLength: 64 * 1024, description: 'The tail of the setup log, at most 64 KiB.' })),
+  },
+  { $id: 'VmSetupReportBody' },
 );

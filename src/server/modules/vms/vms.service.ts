@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { reachOf } from '../../auth/policy.js';
 import type { Principal } from '../../auth/principal.js';
+import { randomToken } from '../../auth/tokens.js';
 import { type AppContext, nowIso } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { type RebootType, type VmAction, vmDuring } from '../../../shared/contract.js';
@@ -20,7 +21,8 @@ import {
 } from './vms.repository.js';
 import { MAX_SCRIPT_BYTES } from './vms.schemas.js';
 import { MAX_USER_DATA_BASE64, encodeUserData } from '../../cloud/user-data.js';
-import { type LaunchVolume, buildUserData } from './vms.user-data.js';
+import { setupTokenDigest } from './vms.setup.js';
+import { type CondaPackage, type LaunchVolume, buildUserData, hasSetup } from './vms.user-data.js';
 
 export async function listVmsFor(ctx: AppContext, p: Principal, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmOutView[] }> {
   const { count, results } = await listVmViews(ctx.db.kysely, reachOf(p), f, page, pageSize);
@@ -42,6 +44,7 @@ export interface VmCreate {
   research_environment_backend?: { template: string; user_path?: string; create_only?: boolean };
   volumes?: LaunchVolume[];
   member_access?: boolean;
+  conda_packages?: string[];
 }
 
 /** `user_path` as the proxy and the VM use it: `/` first and last; `..` and `//` refused. */
@@ -70,6 +73,18 @@ function launchVolumes(volumes: LaunchVolume[] | undefined): LaunchVolume[] {
   });
 }
 
+/** `name` or `name=version` (the schema checked the characters), each name once. */
+function condaPackages(specs: string[] | undefined): CondaPackage[] {
+  const seen = new Set<string>();
+  return (specs ?? []).map((spec) => {
+    const at = spec.indexOf('=');
+    const name = at < 0 ? spec : spec.slice(0, at);
+    if (seen.has(name.toLowerCase())) throw invalid('conda_packages', `The package ${name} is named twice.`);
+    seen.add(name.toLowerCase());
+    return { name, version: at < 0 ? null : spec.slice(at + 1) };
+  });
+}
+
 export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): Promise<VmOutView> {
   const reach = reachOf(p);
   const id = randomUUID();
@@ -80,6 +95,7 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
   if (backend && !template) throw invalid('research_environment_backend', `Unknown research environment template "${backend.template}" (GET /api/research-environments/).`);
   const userPath = backend ? normalizedUserPath(backend.user_path) : null;
   const volumes = launchVolumes(body.volumes);
+  const conda = condaPackages(body.conda_packages);
   await auditedTransaction(ctx, p, { action: 'vm.create', objectType: 'vm', objectId: id, subjectId: p.user.id, projectId: body.project_id }, async (trx) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
@@ -93,13 +109,18 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
     const unfit = await reserveLaunchVolumes(trx, reach, project.id, volumes.map((v) => v.openstack_id), now);
     if (unfit.length) throw invalid('volumes', `Not an available volume of this project: ${unfit.join(', ')}.`);
     const keys = await publicKeysOfUsers(trx, await keyHolders(trx, p.user.id, project.id, body.member_access ?? false));
-    const userData = buildUserData({
+    const boot = {
       sshKeys: keys.map((k) => k.public_key),
       loginUser: (await imageLoginUser(trx, body.image_name)) ?? DEFAULT_LOGIN_USER,
       volumes,
       researchEnvironment: template && userPath !== null ? { template: template.template, port: template.port, user_path: userPath, create_only: backend?.create_only ?? false } : null,
       additionalScript: script,
-    });
+      conda,
+    };
+    // Whatever runs at first boot reports back with a token of this VM's own (spec §10); only its digest is kept.
+    const token = hasSetup(boot) ? randomToken() : null;
+    const report = token === null ? null : { url: ctx.config.publicUrl === null ? null : `${ctx.config.publicUrl}/api/vms/${id}/setup/`, token };
+    const userData = buildUserData({ ...boot, report });
     // Every cloud gets what Nova would take (base64, compressed when needed, at most 65,535 characters).
     if (encodeUserData(userData).length > MAX_USER_DATA_BASE64) {
       throw invalid('additional_script', 'The first-boot script and the keys together exceed the cloud\'s limit for user data (64 KiB, base64-encoded and compressed).');
@@ -109,6 +130,7 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
       flavor_name: flavor.name, vcpus: flavor.vcpus, ram_gb: flavor.ram_gb, status: 'BUILD', task_state: 'spawning',
       fixed_ip: null, fault: null, created_at: now, updated_at: now,
       ssh_keys: JSON.stringify([...new Set(keys.map((k) => k.fingerprint))]), resenv_template: template?.template ?? null, resenv_user_path: userPath,
+      conda_packages: JSON.stringify(conda), setup_state: token === null ? null : 'pending', setup_token_digest: token === null ? null : setupTokenDigest(token),
     });
     await queueTransition(ctx, trx, 'vm', id, 'create', {
       name: body.vm_name, imageName: body.image_name, flavorName: flavor.name, projectId: project.id, owner: p.user.username,

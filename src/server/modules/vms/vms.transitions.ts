@@ -5,7 +5,7 @@ import type { VmAction } from '../../../shared/contract.js';
 import { type Finish, type TransitionDefinition, done, failed, pending } from '../../transitions/definitions.js';
 import type { ServerKey } from '../../cloud/provider.js';
 import { queueTransition } from '../../transitions/queue.js';
-import { freeVolumesOf, releaseLaunchVolumes, setVmState } from './vms.repository.js';
+import { freeVolumesOf, markActiveOnce, releaseLaunchVolumes, setVmState } from './vms.repository.js';
 
 /** The status each VM action ends in. */
 const VM_TARGET: Record<VmAction | 'create', string> = {
@@ -29,6 +29,7 @@ function finishVm(id: string, patch: { status: string; fixed_ip?: string | null;
     await setVmState(trx, id, { ...patch, task_state: null }, now);
     // A deleted VM frees the volumes that were attached to it.
     if (patch.status === 'DELETED') await freeVolumesOf(trx, id, now);
+    if (patch.status === 'ACTIVE') await markActiveOnce(trx, id, now);
     if (launch?.attach) for (const volume of launch.ids) await launch.attach(trx, volume);
     else if (launch) await releaseLaunchVolumes(trx, launch.ids, now);
   };
