@@ -71,6 +71,9 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
       expect(created.data.ssh_keys).toEqual([key.data.fingerprint]);
       const vm = await t.factory.waitFor(user, `/api/vms/${created.data.openstack_id}/`, (d) => d.status === 'ACTIVE');
       expect(vm.access.ssh).toEqual({ user: 'ubuntu', host: vm.fixed_ip, port: 22, command: `ssh -i ~/.ssh/id_ed25519 ubuntu@${vm.fixed_ip}` });
+      // SimpleVM's names (spec §10), the same on either cloud; the setup waits for the VM's report.
+      expect(vm).toMatchObject({ uuid: vm.openstack_id, vm_state: 'active', userlogin: 'ubuntu', modes: [{ name: 'ssh', copy_field: vm.access.ssh.command }] });
+      expect(['pending', 'running', 'done']).toContain(vm.setup.state);
       if (cloud.fake) {
         // Nova got the key as a key pair of the portal's user, and the user data base64-encoded.
         const [server] = cloud.fake.serverTagged(vm.openstack_id);

@@ -2,11 +2,11 @@
 // own JSON file (SIMPLEVM_CONDA_CATALOGUE) in its place, and the search that GET /api/conda/packages/
 // answers from it. Read once per file and kept: buildApp reads it at start, so a missing or invalid
 // file stops the server with one line saying what is wrong (a ConfigError).
-import { readFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { CONDA_NAME_PATTERN, CONDA_VERSION_PATTERN } from '../../../shared/contract.js';
-import { type Config, ConfigError } from '../../config.js';
+import type { Config } from '../../config.js';
+import { readJsonListSetting } from '../../json-setting.js';
 import { SHIPPED_CONDA_PACKAGES, type ShippedCondaPackage } from './conda.catalogue-data.js';
 
 export type CondaCatalogueEntry = Readonly<ShippedCondaPackage>;
@@ -67,23 +67,7 @@ export function searchCondaCatalogue(catalogue: readonly CondaCatalogueEntry[], 
 
 /** Reads and checks a catalogue file; every refusal is a ConfigError of one line naming the file. */
 export function readCondaCatalogueFile(file: string): readonly CondaCatalogueEntry[] {
-  const fail = (why: string): never => {
-    throw new ConfigError(`SIMPLEVM_CONDA_CATALOGUE (${file}): ${why}`);
-  };
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    fail(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${code ?? String(err)})`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    fail(`is not valid JSON (${oneLine((err as Error).message)})`);
-  }
-  if (!Array.isArray(data)) fail('must be a JSON array of packages: [{"name", "versions", "channel"}, …]');
+  const { list: data, fail } = readJsonListSetting('SIMPLEVM_CONDA_CATALOGUE', file, 'packages: [{"name", "versions", "channel"}, …]');
   const first = Value.Errors(CondaCatalogueFile, data).First();
   if (first) fail(describeError(first.path, first.message, first.value));
   const entries = data as ShippedCondaPackage[];

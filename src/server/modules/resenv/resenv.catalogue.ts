@@ -1,11 +1,11 @@
 // Research environment templates (spec §9): the built-in list, or the site's own JSON file
 // (SIMPLEVM_RESENV_FILE) in its place. Read once per file and kept: buildApp reads it at start, so a
 // missing or invalid file stops the server with one line saying what is wrong (a ConfigError).
-import { readFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { PRINTABLE_PATTERN } from '../../../shared/contract.js';
-import { type Config, ConfigError } from '../../config.js';
+import type { Config } from '../../config.js';
+import { readJsonListSetting } from '../../json-setting.js';
 
 export interface ResenvTemplate {
   /** The name VMs are created with (`research_environment_backend.template`). */
@@ -76,23 +76,7 @@ export function resenvTemplateOfImage(config: Pick<Config, 'resenvFile'>, tags: 
 
 /** Reads and checks a templates file; every refusal is a ConfigError of one line naming the file. */
 export function readResenvFile(file: string): readonly ResenvTemplate[] {
-  const fail = (why: string): never => {
-    throw new ConfigError(`SIMPLEVM_RESENV_FILE (${file}): ${why}`);
-  };
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    fail(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${code ?? String(err)})`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    fail(`is not valid JSON (${oneLine((err as Error).message)})`);
-  }
-  if (!Array.isArray(data)) fail('must be a JSON array of templates: [{"template", "title", "description", "port", "image_tag"}, …]');
+  const { list: data, fail } = readJsonListSetting('SIMPLEVM_RESENV_FILE', file, 'templates: [{"template", "title", "description", "port", "image_tag"}, …]');
   const first = Value.Errors(ResenvFile, data).First();
   if (first) fail(describeError(first.path, first.message, first.value));
   const entries = data as ResenvTemplate[];
