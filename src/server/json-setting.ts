@@ -1,6 +1,7 @@
 // A setting that names a JSON file holding a list (SIMPLEVM_RESENV_FILE, SIMPLEVM_CONDA_CATALOGUE):
 // read once at start, and every refusal a ConfigError of one line naming the setting and the file.
 import { readFileSync } from 'node:fs';
+import { oneLine } from '../shared/text.js';
 import { ConfigError } from './config.js';
 
 /** `fail` for what the caller checks next (the entries), in the same words. */
@@ -22,7 +23,7 @@ export function readJsonListSetting(setting: string, file: string, shape: string
   try {
     data = JSON.parse(text);
   } catch (err) {
-    fail(`is not valid JSON (${(err as Error).message.replace(/\s+/g, ' ').trim()})`);
+    fail(`is not valid JSON (${oneLine((err as Error).message)})`);
   }
   if (!Array.isArray(data)) fail(`must be a JSON array of ${shape}`);
   return { list: data as unknown[], fail };

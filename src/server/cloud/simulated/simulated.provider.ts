@@ -1,6 +1,7 @@
 // The built-in simulated cloud. Its state is a table of the portal's own database, so a change in
 // flight survives a restart like a real cloud's would. Each change takes `delayMs` and is applied
 // lazily when the resource is next read.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import type { Database, SimResourcesTable } from '../../db/types.js';
@@ -45,7 +46,6 @@ type Row = SimResourcesTable;
 /** Posts a setup report to the portal's route for the VM; answers the HTTP status. */
 export type SetupReporter = (id: string, token: string, body: { phase: string; exit_code?: number; log?: string }) => Promise<number>;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What the simulated first boot needs of the user data: the setup token, and whether the script fails. */
 function simulatedBoot(userData: string): { token: string; fails: boolean } | null {

@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import { CONDA_NAME_PATTERN, CONDA_VERSION_PATTERN } from '../../../shared/contract.js';
 import type { Config } from '../../config.js';
 import { readJsonListSetting } from '../../json-setting.js';
+import { oneLine } from '../../../shared/text.js';
 import { SHIPPED_CONDA_PACKAGES, type ShippedCondaPackage } from './conda.catalogue-data.js';
 
 export type CondaCatalogueEntry = Readonly<ShippedCondaPackage>;
@@ -101,6 +102,5 @@ function describeError(path: string, message: string, value: unknown): string {
   return `${entry}: "${field}" ${oneLine(message).replace(/^Expected/, 'expected')}`;
 }
 
-const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 /** A value as a file had it, in at most about 80 characters. */
 const shown = (value: unknown) => String(JSON.stringify(typeof value === 'string' ? value.slice(0, 80) : value)).slice(0, 82);

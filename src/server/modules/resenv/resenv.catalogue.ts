@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 import { PRINTABLE_PATTERN } from '../../../shared/contract.js';
 import type { Config } from '../../config.js';
 import { readJsonListSetting } from '../../json-setting.js';
+import { oneLine } from '../../../shared/text.js';
 
 export interface ResenvTemplate {
   /** The name VMs are created with (`research_environment_backend.template`). */
@@ -109,4 +110,3 @@ function describeError(path: string, message: string, value: unknown): string {
   return `${entry}: "${field}" ${oneLine(message).replace(/^Expected/, 'expected')}`;
 }
 
-const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();

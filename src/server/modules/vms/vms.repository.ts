@@ -241,8 +241,8 @@ export async function imageLoginUser(q: Q, imageName: string): Promise<string | 
  */
 export async function reserveLaunchVolumes(trx: Transaction<Database>, reach: Reach, projectId: number, ids: string[], nowIso: string): Promise<string[]> {
   const unfit: string[] = [];
+  const pg = trx.getExecutor().adapter instanceof PostgresAdapter;
   for (const id of ids) {
-    const pg = trx.getExecutor().adapter instanceof PostgresAdapter;
     const query = trx.selectFrom('volumes').select(['status', 'project_id']).where('openstack_id', '=', id).where(objectReach('volumes', reach));
     const v = await (pg ? query.forUpdate() : query).executeTakeFirst();
     if (!v || v.project_id !== projectId || v.status !== 'available') {
