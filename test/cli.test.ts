@@ -160,6 +160,18 @@ describe.concurrent('admin commands', { timeout: 90_000 }, () => {
     expect((await new ApiClient(server.url).login('alice', newPassword)).status).toBe(200);
   });
 
+  it.sequential('user set --password-stdin writes password.change to the user\'s audit log, with no actor (spec §7)', async () => {
+    const alice = new ApiClient(server.url);
+    expect((await alice.login('alice', alicePassword)).status).toBe(200);
+    const log = await alice.get('/api/audit/?action=password.change');
+    expect(log.status).toBe(200);
+    // Once: the refused empty password above wrote nothing.
+    expect(log.data.results).toEqual([{
+      at: expect.any(String), actor: null, key_prefix: null, action: 'password.change', object_type: 'user', object_id: expect.any(String),
+      ip: null, outcome: 'success', detail: { via: 'cli' },
+    }]);
+  });
+
   it.sequential('an option the command does not take is refused with status 2, naming it, and changes nothing', async () => {
     const [create, set, before, unknown] = await Promise.all([
       cli(['user', 'create', 'carol', '--no-superuser']),

@@ -65,6 +65,8 @@ interface RouteSpec {
 const ROUTES: RouteSpec[] = [
   { method: 'POST', path: '/auth/login', fields: ['username', 'password'], valid: () => ({ username: 'nobody', password: 'secret' }) },
   { method: 'POST', path: '/auth/logout', fields: [] },
+  // Never the right current password: the run's session must keep its password (spec §6).
+  { method: 'POST', path: '/auth/password', fields: ['current_password', 'new_password'], valid: () => ({ current_password: 'not the password', new_password: 'a new password, long enough' }) },
   { method: 'GET', path: '/auth/me', fields: [] },
   { method: 'GET', path: '/keys', fields: [] },
   {
@@ -81,7 +83,7 @@ const ROUTES: RouteSpec[] = [
     valid: () => ({ name: 'fuzz', public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAhs4Fdbzlsk+C0S/OKG9thTG73FMAotmgfCDjr8zvHV fuzz@example' }),
   },
   { method: 'DELETE', path: '/profile/ssh-keys/{kid}', fields: [] },
-  { method: 'GET', path: '/audit', fields: [], query: () => ({ page: 1, page_size: 5, action: 'login' }) },
+  { method: 'GET', path: '/audit', fields: [], query: () => ({ page: 1, page_size: 5, action: 'login', mine: true }) },
   // Research environment templates (spec §9).
   { method: 'GET', path: '/research-environments', fields: [] },
   // The conda catalogue's search (spec §10).
@@ -95,6 +97,10 @@ const ROUTES: RouteSpec[] = [
   { method: 'GET', path: '/projects/by-api-key', fields: [] },
   { method: 'GET', path: '/projects/{pid}/snapshots/images', fields: [] },
   { method: 'GET', path: '/projects/{pid}/keys', fields: [] },
+  // A project's members (spec §6); {id} stands for the username.
+  { method: 'GET', path: '/projects/{pid}/members', fields: [] },
+  { method: 'POST', path: '/projects/{pid}/members', fields: ['username', 'role'], valid: () => ({ username: 'nobody', role: 'member' }) },
+  { method: 'DELETE', path: '/projects/{pid}/members/{id}', fields: [] },
   { method: 'GET', path: '/vms', fields: [], query: () => ({ page: 1, page_size: 5, project_id: real.projectId, status: 'ACTIVE', text: 'vm', owner: 'admin', openstack_id: real.vm }) },
   { method: 'GET', path: '/vms/by-api-key', fields: [], query: () => ({ page: 1, page_size: 5, project_id: real.projectId, owner: 'admin', text: real.vm.slice(0, 8) }) },
   { method: 'GET', path: '/volumes/by-api-key', fields: [], query: () => ({ page: 1, page_size: 5, project_id: real.projectId, status: 'available' }) },
@@ -120,7 +126,7 @@ const ROUTES: RouteSpec[] = [
   },
 ];
 
-const QUERY_NAMES = ['page', 'page_size', 'project_id', 'status', 'text', 'owner', 'openstack_id', 'action', 'page[]', 'a[b][c]', '__proto__', 'constructor', ''];
+const QUERY_NAMES = ['page', 'page_size', 'project_id', 'status', 'text', 'owner', 'openstack_id', 'action', 'mine', 'page[]', 'a[b][c]', '__proto__', 'constructor', ''];
 const ODD_METHODS = ['PUT', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND', 'SEARCH', 'COPY', 'LOCK', 'MKCOL', 'PURGE'] as const;
 const HUGE = 'A'.repeat(100 * 1024);
 /** Characters that some databases refuse or that terminals interpret. */

@@ -51,6 +51,8 @@ const TARGETS = [
   { method: 'GET', url: '/api/vms/' },
   { method: 'GET', url: '/api/auth/me' },
   { method: 'POST', url: '/api/auth/login', body: () => ({ username: user.username, password: 'wrong' }) },
+  // Judges the session and the CSRF token, then a password (never the right one here).
+  { method: 'POST', url: '/api/auth/password', body: () => ({ current_password: 'wrong', new_password: 'a new password, long enough' }) },
   { method: 'POST', url: '/api/vms/', body: () => ({ project_id: projectId, image_name: 'Debian-12', flavor_name: 'de.NBI tiny', vm_name: 'fuzz' }) },
   { method: 'POST', url: '/api/keys/revoke/', body: () => ({ key }) },
   { method: 'GET', url: '/healthz' },

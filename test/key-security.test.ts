@@ -50,6 +50,7 @@ const ROUTES: Row[] = [
   { method: 'GET', path: (w) => `/api/projects/${w.project}/images/`, scope: 'project:read', on: 'project', ok: 200 },
   { method: 'GET', path: (w) => `/api/projects/${w.project}/snapshots/`, scope: 'project:read', on: 'project', ok: 200 },
   { method: 'GET', path: (w) => `/api/projects/${w.project}/snapshots/images/`, scope: 'project:read', on: 'project', ok: 200 },
+  { method: 'GET', path: (w) => `/api/projects/${w.project}/members/`, scope: 'project:read', on: 'project', ok: 200 },
   { method: 'GET', path: (w) => `/api/vms/?project_id=${w.project}`, scope: 'vm:read', on: 'vm-list', ok: 200 },
   { method: 'GET', path: (w) => `/api/vms/by-api-key/?project_id=${w.project}`, scope: 'vm:read', on: 'vm-list', ok: 200 },
   {
@@ -75,10 +76,12 @@ const ROUTES: Row[] = [
 
 /** Routes that no API key may use: public, or for a web session only (tested in keys.test.ts). */
 const NOT_FOR_KEYS = [
-  'POST /api/auth/login', 'POST /api/auth/logout',
+  'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/auth/password',
   'GET /api/auth/oidc', 'GET /api/auth/oidc/login', 'GET /api/auth/oidc/callback', 'GET /api/auth/oidc/end-session',
   'GET /api/keys', 'POST /api/keys', 'DELETE /api/keys/{id}', 'POST /api/keys/{id}/rotate', 'POST /api/keys/revoke', 'GET /api/projects/{id}/keys',
   'GET /api/profile/ssh-keys', 'POST /api/profile/ssh-keys', 'DELETE /api/profile/ssh-keys/{id}',
+  // Managing a project's members (spec §6): its admins, with a web session.
+  'POST /api/projects/{id}/members', 'DELETE /api/projects/{id}/members/{username}',
   // A VM's own first boot reports with its setup token (spec §10); keys and sessions cannot.
   'POST /api/vms/{openstack_id}/setup',
 ];

@@ -256,6 +256,32 @@ const ROUTES: RouteRow[] = [
     },
   },
   {
+    route: 'POST /api/auth/password',
+    method: 'POST',
+    url: () => '/api/auth/password',
+    auth: 'session',
+    // Never the right current password: the generated checks must not change the superuser's.
+    body: () => ({ current_password: 'not the password', new_password: 'a new password, long enough' }),
+    cases: {
+      '204: the new password holds; the other sessions end, the one that asked stays (spec §6)': async () => {
+        const user = await t.factory.user();
+        const other = await t.factory.login(user.username);
+        const res = await t.http.post('/api/auth/password', { as: user.session, form: true, body: { current_password: 'correct horse battery staple', new_password: 'another horse, twelve+' } });
+        expect(res.statusCode, res.body).toBe(204);
+        expect(res.body).toBe('');
+        expect((await t.http.get('/api/auth/me', { as: user.session })).statusCode).toBe(200);
+        expectError(await t.http.get('/api/auth/me', { as: other }), 401, 'not_authenticated');
+        await t.factory.login(user.username, 'another horse, twelve+');
+      },
+      '400 invalid: a wrong current password, a new one under 12 characters, missing fields': async () => {
+        expectInvalid(await t.http.post('/api/auth/password', { as: w.m1.session, body: { current_password: 'wrong', new_password: 'a new password, long enough' } }), 'current_password');
+        expectInvalid(await t.http.post('/api/auth/password', { as: w.m1.session, body: { current_password: 'correct horse battery staple', new_password: 'short' } }), 'new_password');
+        expectInvalid(await t.http.post('/api/auth/password', { as: w.m1.session, body: {} }));
+        await t.factory.login(w.m1.username); // unchanged
+      },
+    },
+  },
+  {
     route: 'GET /api/research-environments/',
     method: 'GET',
     url: () => '/api/research-environments/',
@@ -462,6 +488,84 @@ const ROUTES: RouteRow[] = [
       '404 not_found: no such project, or one out of reach': async () => {
         expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/keys/`, { as: w.su.session }), 404, 'not_found');
         expectError(await t.http.get(`/api/projects/${w.q.id}/keys/`, { as: w.m1.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'GET /api/projects/{id}/members/',
+    method: 'GET',
+    url: () => `/api/projects/${w.p.id}/members/`,
+    auth: 'any',
+    scope: 'project:read',
+    cases: {
+      '200 [{username, role}] of every member, to anyone who reaches the project': async () => {
+        for (const u of [w.m1, w.admin, w.su]) {
+          const res = await t.http.get(`/api/projects/${w.p.id}/members/`, { as: u.session });
+          expect(res.statusCode).toBe(200);
+          expect(res.data).toEqual(expect.arrayContaining([
+            { username: w.admin.username, role: 'admin' }, { username: w.m1.username, role: 'member' }, { username: w.m2.username, role: 'member' },
+          ]));
+          expect(res.data).toHaveLength(3);
+        }
+      },
+      '404 not_found: no such project, or one out of reach': async () => {
+        expectError(await t.http.get(`/api/projects/${NO_SUCH_PROJECT}/members/`, { as: w.su.session }), 404, 'not_found');
+        expectError(await t.http.get(`/api/projects/${w.p.id}/members/`, { as: w.outsider.session }), 404, 'not_found');
+      },
+    },
+  },
+  {
+    route: 'POST /api/projects/{id}/members/',
+    method: 'POST',
+    url: () => `/api/projects/${w.p.id}/members/`,
+    auth: 'session',
+    body: () => ({ username: w.m1.username, role: 'member' }),
+    cases: {
+      '201 a new member, 200 a role set; the project\'s admin and a superuser may': async () => {
+        const project = await t.factory.project({ admins: [w.admin] });
+        const url = `/api/projects/${project.id}/members/`;
+        const added = await t.http.post(url, { as: w.admin.session, body: { username: w.m2.username, role: 'member' } });
+        expect(added.statusCode, added.body).toBe(201);
+        expect(added.data).toEqual({ username: w.m2.username, role: 'member' });
+        const set = await t.http.post(url, { as: w.su.session, form: true, body: { username: w.m2.username, role: 'admin' } });
+        expect(set.statusCode, set.body).toBe(200);
+        expect(set.data).toEqual({ username: w.m2.username, role: 'admin' });
+      },
+      '400 invalid: an unknown user, a role that is none': async () => {
+        expectInvalid(await t.http.post(`/api/projects/${w.p.id}/members/`, { as: w.admin.session, body: { username: unique('ghost'), role: 'member' } }), 'username');
+        expectInvalid(await t.http.post(`/api/projects/${w.p.id}/members/`, { as: w.admin.session, body: { username: w.m1.username, role: 'owner' } }), 'role');
+      },
+      '403 permission_denied for a member who is not the project\'s admin; 404 for an outsider': async () => {
+        expectError(await t.http.post(`/api/projects/${w.p.id}/members/`, { as: w.m1.session, body: { username: w.m1.username, role: 'admin' } }), 403, 'permission_denied');
+        expectError(await t.http.post(`/api/projects/${w.p.id}/members/`, { as: w.outsider.session, body: { username: w.outsider.username, role: 'admin' } }), 404, 'not_found');
+        expectError(await t.http.post(`/api/projects/${NO_SUCH_PROJECT}/members/`, { as: w.su.session, body: { username: w.m1.username, role: 'admin' } }), 404, 'not_found');
+      },
+      '409 invalid_state: demoting the project\'s last admin': async () => {
+        expectError(await t.http.post(`/api/projects/${w.p.id}/members/`, { as: w.admin.session, body: { username: w.admin.username, role: 'member' } }), 409, 'invalid_state');
+      },
+    },
+  },
+  {
+    route: 'DELETE /api/projects/{id}/members/{username}/',
+    method: 'DELETE',
+    url: () => `/api/projects/${w.p.id}/members/${w.m2.username}/`,
+    auth: 'session',
+    cases: {
+      '204, then 404: the member is gone': async () => {
+        const project = await t.factory.project({ admins: [w.admin], members: [w.m2] });
+        const url = `/api/projects/${project.id}/members/${w.m2.username}/`;
+        const res = await t.http.delete(url, { as: w.admin.session });
+        expect(res.statusCode, res.body).toBe(204);
+        expect(res.body).toBe('');
+        expectError(await t.http.delete(url, { as: w.admin.session }), 404, 'not_found');
+        expectError(await t.http.get(`/api/projects/${project.id}/`, { as: w.m2.session }), 404, 'not_found');
+      },
+      '403 permission_denied for a member; 404 for an outsider, an unknown member or project; 409 for the last admin': async () => {
+        expectError(await t.http.delete(`/api/projects/${w.p.id}/members/${w.m2.username}/`, { as: w.m1.session }), 403, 'permission_denied');
+        expectError(await t.http.delete(`/api/projects/${w.p.id}/members/${w.m2.username}/`, { as: w.outsider.session }), 404, 'not_found');
+        expectError(await t.http.delete(`/api/projects/${w.p.id}/members/${w.outsider.username}/`, { as: w.admin.session }), 404, 'not_found');
+        expectError(await t.http.delete(`/api/projects/${NO_SUCH_PROJECT}/members/${w.m2.username}/`, { as: w.su.session }), 404, 'not_found');
+        expectError(await t.http.delete(`/api/projects/${w.p.id}/members/${w.admin.username}/`, { as: w.su.session }), 409, 'invalid_state');
       },
     },
   },
@@ -1015,6 +1119,7 @@ const MATRIX: MatrixRow[] = [
   { what: 'GET P\'s flavors', send: (as) => t.http.get(`/api/projects/${w.p.id}/flavors/`, { as }), reached: 200, who: REACHES_P },
   { what: 'GET P\'s images', send: (as) => t.http.get(`/api/projects/${w.p.id}/images/`, { as }), reached: 200, who: REACHES_P },
   { what: 'GET P\'s snapshots', send: (as) => t.http.get(`/api/projects/${w.p.id}/snapshots/`, { as }), reached: 200, who: REACHES_P },
+  { what: 'GET P\'s members', send: (as) => t.http.get(`/api/projects/${w.p.id}/members/`, { as }), reached: 200, who: REACHES_P },
   { what: 'GET the VMs of P', send: (as) => t.http.get(`/api/vms/?project_id=${w.p.id}`, { as }), reached: 200, who: REACHES_P },
   { what: 'GET the volumes of P', send: (as) => t.http.get(`/api/volumes/?project_id=${w.p.id}`, { as }), reached: 200, who: REACHES_P },
   { what: 'POST a VM in P', send: (as) => t.http.post('/api/vms/', { as, body: { project_id: w.p.id, vm_name: '!' } }), reached: 400, who: REACHES_P },
@@ -1185,7 +1290,7 @@ describe('the /portal/api/ prefix and the optional trailing slash', () => {
       '/auth/me', '/projects', `/projects/${project.id}`, `/projects/${project.id}/flavors`, `/projects/${project.id}/images`,
       `/projects/${project.id}/snapshots`, `/vms?project_id=${project.id}&status=ACTIVE`, `/volumes?project_id=${project.id}`,
       `/vms/${vm.openstack_id}`, `/volumes/${vol.openstack_id}`, `/vms/${NO_SUCH_ID}`, `/projects/${NO_SUCH_PROJECT}`, '/vms?page_size=501',
-      '/projects/by-api-key', `/projects/${project.id}/snapshots/images`, `/projects/${project.id}/keys`, `/vms/by-api-key?project_id=${project.id}`,
+      '/projects/by-api-key', `/projects/${project.id}/snapshots/images`, `/projects/${project.id}/keys`, `/projects/${project.id}/members`, `/vms/by-api-key?project_id=${project.id}`,
       `/volumes/by-api-key?project_id=${project.id}`, `/vms?owner=${user.username}&openstack_id=${vm.openstack_id}`,
     ];
     for (const path of paths) {

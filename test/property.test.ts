@@ -648,9 +648,10 @@ class World {
 
   async runProperty(mode: Mode, kind: 'valid' | 'mutated', seed: number): Promise<Tally> {
     const tally: Tally = { sent: 0, statuses: new Map(), codes: new Set(), operations: new Set() };
-    // A login pays for a password hash (tens of ms): tried less often than the other operations.
+    // A login and a password change pay for a password hash (tens of ms): tried less often than the other operations.
+    const hashes = (op: Operation) => op.path === '/api/auth/login' || op.path === '/api/auth/password';
     const arb = fc.oneof(
-      ...this.operations.map((op) => ({ arbitrary: kind === 'valid' ? this.validPlan(op) : this.mutatedPlan(op), weight: op.path === '/api/auth/login' ? 1 : 4 })),
+      ...this.operations.map((op) => ({ arbitrary: kind === 'valid' ? this.validPlan(op) : this.mutatedPlan(op), weight: hashes(op) ? 1 : 4 })),
     );
     this.last = await this.fingerprint();
     await fc.assert(

@@ -43,6 +43,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change your password. Web session only.
+         * @description 204 once the new password holds: every other session of the user has ended, the one that asked goes on. A wrong `current_password` is 400 `invalid` with `errors.current_password` (and counts against the address as a failed login does: 429 past SIMPLEVM_AUTH_FAIL_LIMIT a minute); a `new_password` under 12 characters is 400 `invalid` on `new_password`. With SIMPLEVM_LOCAL_LOGIN=false, 403 `permission_denied`. Audit action `password.change` (success or failure).
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/me": {
         parameters: {
             query?: never;
@@ -363,6 +383,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's members and their roles, by username. Anyone who reaches the project; 404 for others. */
+        get: operations["listProjectMembers"];
+        put?: never;
+        /**
+         * Add a user to the project, or set an existing member's role. The project's admins and superusers, web session only.
+         * @description 201 with the member when they were not one before; 200 when an existing member's role was set (also to the role they had). An unknown user is 400 `invalid` on `username`; a member who is not the project's admin gets 403 `permission_denied`; demoting the project's last admin is 409 `invalid_state`. Audit action `project.member_add`, detail `username` and `role`.
+         */
+        post: operations["setProjectMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/members/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member from the project. The project's admins and superusers, web session only.
+         * @description 204; 404 for a user who is not a member. Removing the project's last admin (also oneself) is 409 `invalid_state`: make another member admin first. What the member created stays in the project, theirs, out of their reach until they are added again. Audit action `project.member_remove`, detail `username` and the `role` they had.
+         */
+        delete: operations["removeProjectMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/vms": {
         parameters: {
             query?: never;
@@ -587,7 +648,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit events the caller may see, newest first: a superuser all; others their own acts and acts on their keys and objects. */
+        /** Audit events the caller may see, newest first: a superuser all; others their own acts and acts on their keys and objects. ?mine=true: the caller's own, for anyone. */
         get: operations["listAuditEvents"];
         put?: never;
         post?: never;
@@ -731,6 +792,11 @@ export interface components {
             /** @description With generate=true only: the private key in OpenSSH format, without passphrase (save it with mode 0600; `ssh -i FILE`). Shown in this response only; the portal never stores it. */
             private_key?: string;
         };
+        /** @description A member of a project and their role in it. */
+        ProjectMember: {
+            username: string;
+            role: "admin" | "member";
+        };
         ProjectSummary: {
             id: number;
             name: string;
@@ -760,10 +826,7 @@ export interface components {
                 volumes: number;
                 volume_gb: number;
             };
-            members: {
-                username: string;
-                role: "admin" | "member";
-            }[];
+            members: components["schemas"]["ProjectMember"][];
         };
         Flavor: {
             name: string;
@@ -895,6 +958,10 @@ export interface components {
             object_id: string | null;
             ip: string | null;
             outcome: "success" | "failure";
+            /** @description What the bare action does not say, or null: `os_action` for vm.action and volume.action; `name` of what a create made (or tried to); `username` and `role` for project.member_add and project.member_remove; `via: "cli"` for a password set by `simplevm user set` (actor null); and for a failure the error `code`. A refused create has object_id null. */
+            detail: {
+                [key: string]: unknown;
+            } | null;
         };
         /** @description A research environment template: a web IDE or desktop that a VM can run, opened in the browser through the portal. */
         ResearchEnvironment: {
@@ -1118,6 +1185,105 @@ export interface operations {
             };
         };
     };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The password the user has now. */
+                    current_password: string;
+                    /** @description The new password: at least 12 characters. */
+                    new_password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     me: {
         parameters: {
             query?: never;
@@ -1149,6 +1315,10 @@ export interface operations {
                         api_key_project_required: boolean;
                         /** @description Whether a new API key must be given expires_at (SIMPLEVM_API_KEY_EXPIRY=required). */
                         api_key_expiry_required: boolean;
+                        /** @description The longest lifetime a new API key may have, in days (SIMPLEVM_API_KEY_MAX_DAYS). */
+                        api_key_max_days: number;
+                        /** @description The cloud behind the portal (SIMPLEVM_CLOUD): the web app marks a simulated one. */
+                        cloud: "simulated" | "openstack";
                         /** @description The session's CSRF token (web sessions only). */
                         csrf_token?: string;
                     };
@@ -3046,6 +3216,309 @@ export interface operations {
             };
         };
     };
+    listProjectMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectMember"][];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setProjectMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The user to add, or whose role to set. */
+                    username: string;
+                    /** @description admin: manages the project's members and reaches all its objects; member: their own. */
+                    role: "admin" | "member";
+                };
+            };
+        };
+        responses: {
+            /** @description A member of a project and their role in it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectMember"];
+                };
+            };
+            /** @description A member of a project and their role in it. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectMember"];
+                };
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeProjectMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: number;
+                /** @description The member's username. */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description insufficient_scope, session_required, csrf_failed, permission_denied, api_keys_not_enabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_found (also for objects out of the caller's reach) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_state, quota_exceeded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listVms: {
         parameters: {
             query?: {
@@ -4717,6 +5190,8 @@ export interface operations {
                 page_size?: number;
                 /** @description Exact action, e.g. vm.create. */
                 action?: string;
+                /** @description true: only the caller's own events (those they did, and those done to their keys and objects), also for a superuser, who otherwise sees everyone's. The profile's audit list uses it. */
+                mine?: boolean;
             };
             header?: never;
             path?: never;

@@ -19,6 +19,8 @@ export const AUDIT_ACTIONS = [
   'ssh_key.create', 'ssh_key.delete',
   // A VM's first boot reports its setup (spec §10).
   'vm.setup_report',
+  // The profile's password change and a project's members (spec §6).
+  'password.change', 'project.member_add', 'project.member_remove',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

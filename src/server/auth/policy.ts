@@ -34,6 +34,14 @@ export function reachesAllProjects(r: Reach): boolean {
 }
 
 /**
+ * Whether a user may add and remove a project's members and set their roles (spec §6): the
+ * project's admins and superusers. `role` is the user's role in the project (null: none).
+ */
+export function mayManageMembers(user: { isSuperuser: boolean }, role: 'admin' | 'member' | null): boolean {
+  return user.isSuperuser || role === 'admin';
+}
+
+/**
  * Whether a user may make and use API keys: everyone, or while keys are in beta
  * (SIMPLEVM_API_KEYS_FOR=superusers) superusers only. The one place this is decided.
  */

@@ -10,6 +10,7 @@ import * as auditProject from './migrations/202612060001-audit-project.js';
 import * as vmAccess from './migrations/202612060002-vm-access.js';
 import * as resenvTickets from './migrations/202612060003-resenv-tickets.js';
 import * as vmSetup from './migrations/202612060004-vm-setup.js';
+import * as auditDetail from './migrations/202612070001-audit-detail.js';
 
 const migrations: Record<string, Migration> = {
   '202611260001-initial': initial,
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '202612060002-vm-access': vmAccess,
   '202612060003-resenv-tickets': resenvTickets,
   '202612060004-vm-setup': vmSetup,
+  '202612070001-audit-detail': auditDetail,
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -249,6 +249,8 @@ export interface AuditEventsTable {
   project_id: number | null;
   ip: string | null;
   outcome: 'success' | 'failure';
+  /** A small JSON object saying what the bare action does not (spec §7), as text; null for nothing. */
+  detail: string | null;
 }
 
 export interface ApiKeyIpsTable {

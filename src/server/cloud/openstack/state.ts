@@ -62,7 +62,8 @@ export function catalogImages(images: GlanceImage[], tag: string | null): CloudI
   const out: CloudImage[] = [];
   for (const [name, group] of byName) {
     const newest = newestActive(group);
-    if (newest) out.push({ name, tags: [...newest.tags], defaultUser: newest.default_user ?? null });
+    // Glance keeps tags as a set and answers them in any order: sorted, the answer is the same every time.
+    if (newest) out.push({ name, tags: [...newest.tags].sort(), defaultUser: newest.default_user ?? null });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }

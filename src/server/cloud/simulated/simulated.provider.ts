@@ -79,7 +79,8 @@ export class SimulatedProvider implements CloudProvider {
   }
 
   async listImages(): Promise<CloudImage[]> {
-    return SIM_IMAGES.map((i) => ({ ...i, tags: [...i.tags] }));
+    // Sorted, as the OpenStack provider answers them.
+    return SIM_IMAGES.map((i) => ({ ...i, tags: [...i.tags].sort() }));
   }
 
   // Every write below replaces the row only if it is still as read (compare and swap), and reads

@@ -28,12 +28,13 @@ function visible(q: Q, v: AuditVisibility, action: string | undefined) {
 export async function listAuditEvents(q: Q, v: AuditVisibility, action: string | undefined, page: number, pageSize: number) {
   const c = await visible(q, v, action).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const rows = await visible(q, v, action)
-    .select(['at', 'actor', 'key_prefix', 'action', 'object_type', 'object_id', 'ip', 'outcome'])
+    .select(['at', 'actor', 'key_prefix', 'action', 'object_type', 'object_id', 'ip', 'outcome', 'detail'])
     .orderBy('id', 'desc')
     .limit(pageSize)
     .offset((page - 1) * pageSize)
     .execute();
-  return { count: Number(c.n), rows };
+  // Stored as JSON text (the same column type on both databases), answered as an object.
+  return { count: Number(c.n), rows: rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) })) };
 }
 
 /** Records that a key was used from an address; true when the address is new for the key. */

@@ -12,14 +12,15 @@ export function auditRoutes(app: App, ctx: AppContext): void {
     config: { auth: 'any' },
     schema: {
       operationId: 'listAuditEvents', tags: ['audit'],
-      summary: 'Audit events the caller may see, newest first: a superuser all; others their own acts and acts on their keys and objects.',
+      summary: 'Audit events the caller may see, newest first: a superuser all; others their own acts and acts on their keys and objects. ?mine=true: the caller\'s own, for anyone.',
       querystring: AuditQuery, response: { 200: AuditPage, ...errorResponses },
     },
   }, async (request) => {
     const p = principalOf(request);
     const page = request.query.page ?? 1;
     const pageSize = request.query.page_size ?? 50;
-    const all = p.user.isSuperuser && !(p.key?.ownObjectsOnly ?? false);
+    // ?mine=true narrows a superuser's log to what anyone else sees of theirs (the profile's list).
+    const all = p.user.isSuperuser && !(p.key?.ownObjectsOnly ?? false) && request.query.mine !== true;
     const visibility = { all, userId: p.user.id, projectId: p.key?.projectId ?? null };
     const { count, rows } = await listAuditEvents(ctx.db.kysely, visibility, request.query.action, page, pageSize);
     return pageOf(ctx.config, request, rows, count, page, pageSize);

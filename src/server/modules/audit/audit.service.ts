@@ -20,7 +20,14 @@ export interface AuditEvent {
   outcome?: 'success' | 'failure';
   /** Overrides the principal's key prefix (for acts on a key). */
   keyPrefix?: string | null;
+  /**
+   * What the bare action does not say (spec §7): the `os_action` of an action, the name of what is
+   * created; a failure adds its error `code`. Small and never secret: it is shown to the user.
+   */
+  detail?: AuditDetail | null;
 }
+
+export type AuditDetail = Record<string, string | number | boolean | null>;
 
 type Q = AppContext['db']['kysely'] | Transaction<Database>;
 
@@ -37,6 +44,7 @@ export async function writeAudit(q: Q, actor: { id: number; username: string } |
     project_id: e.projectId ?? null,
     ip,
     outcome: e.outcome ?? 'success',
+    detail: e.detail ? JSON.stringify(e.detail) : null,
   });
 }
 
@@ -46,7 +54,9 @@ const RECORDED_REFUSALS = new Set(['invalid', 'invalid_state', 'quota_exceeded',
 
 /**
  * Runs an act in a transaction together with its audit event. `fn` fills in what it learns of the
- * event (object id, owner) as it goes.
+ * event (object id, owner) as it goes. A refusal is recorded with its error code in `detail`, and
+ * with only the object id the act was called with: an id `fn` set names an object that it was
+ * creating, and that the rollback undid (a refused create names no object, spec §7).
  */
 export async function auditedTransaction<T>(
   ctx: AppContext,
@@ -64,7 +74,8 @@ export async function auditedTransaction<T>(
   } catch (err) {
     // A refusal of an act on an object within reach is worth recording; an unknown object is not.
     if (err instanceof AppError && RECORDED_REFUSALS.has(err.code)) {
-      await auditAs(ctx.db.kysely, p, { ...e, outcome: 'failure' }).catch(() => {});
+      const failure: AuditEvent = { ...e, objectId: event.objectId ?? null, outcome: 'failure', detail: { ...e.detail, code: err.code } };
+      await auditAs(ctx.db.kysely, p, failure).catch(() => {});
     }
     throw err;
   }

@@ -101,7 +101,9 @@ export async function createKey(ctx: AppContext, p: Principal, body: KeyCreate):
       userId: p.user.id, name: body.name, prefix: generated.prefix, digest: generated.digest, scopes,
       ownObjectsOnly: body.own_objects_only ?? true, projectId, createdAt: now.toISOString(), expiresAt,
     });
-    await auditAs(trx, p, { action: 'key.create', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: created.prefix, projectId });
+    await auditAs(trx, p, {
+      action: 'key.create', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: created.prefix, projectId, detail: { name: body.name },
+    });
     return created;
   });
   return { ...keyView(row), key: generated.key };

@@ -300,5 +300,7 @@ export async function endSessionUrl(ctx: AppContext, p: Principal): Promise<stri
 export async function auditFailedLogin(ctx: AppContext, err: OidcLoginError, ip: string): Promise<void> {
   await writeAudit(ctx.db.kysely, err.user, null, ip, {
     action: 'login_failed', objectType: 'user', objectId: err.user ? String(err.user.id) : null, subjectId: err.user?.id ?? null, outcome: 'failure',
+    // The reason the login page is sent (`/login?error=…`).
+    detail: { code: err.reason },
   });
 }

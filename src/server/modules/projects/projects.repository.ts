@@ -108,3 +108,24 @@ export async function upsertMembership(q: Q, projectId: number, userId: number, 
   const r = await q.updateTable('memberships').set({ role }).where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
   if (Number(r.numUpdatedRows) === 0) await q.insertInto('memberships').values({ project_id: projectId, user_id: userId, role }).execute();
 }
+
+/** A user's role in a project; undefined when they are not a member. */
+export async function findMemberRole(q: Q, projectId: number, userId: number): Promise<'admin' | 'member' | undefined> {
+  const r = await q.selectFrom('memberships').select('role').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+  return r?.role;
+}
+
+export async function deleteMembership(q: Q, projectId: number, userId: number): Promise<boolean> {
+  const r = await q.deleteFrom('memberships').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export async function countAdmins(q: Q, projectId: number): Promise<number> {
+  const r = await q
+    .selectFrom('memberships')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('project_id', '=', projectId)
+    .where('role', '=', 'admin')
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}

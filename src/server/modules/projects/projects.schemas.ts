@@ -10,6 +10,26 @@ const Role = Type.Union([Type.Literal('admin'), Type.Literal('member'), Type.Nul
   description: 'The caller\'s role in the project; null for a superuser who is not a member.',
 });
 
+const MemberRole = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
+
+export const ProjectMemberOut = Type.Object(
+  { username: Type.String(), role: MemberRole },
+  { $id: 'ProjectMember', description: 'A member of a project and their role in it.' },
+);
+
+export const ProjectMemberBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 150, description: 'The user to add, or whose role to set.' }),
+    role: Type.Union([Type.Literal('admin'), Type.Literal('member')], { description: 'admin: manages the project\'s members and reaches all its objects; member: their own.' }),
+  },
+  { $id: 'ProjectMemberBody' },
+);
+
+export const ProjectMemberParams = Type.Object({
+  id: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'The project\'s id.' }),
+  username: Type.String({ minLength: 1, maxLength: 150, description: 'The member\'s username.' }),
+});
+
 export const ProjectSummary = Type.Object(
   { id: Type.Integer(), name: Type.String(), description: Type.String(), role: Role },
   { $id: 'ProjectSummary' },
@@ -23,7 +43,7 @@ export const ProjectOut = Type.Object(
     role: Role,
     quota: Amounts('The most the project may use.'),
     usage: Amounts('What the project uses now (VMs not DELETED, volumes that exist).'),
-    members: Type.Array(Type.Object({ username: Type.String(), role: Type.Union([Type.Literal('admin'), Type.Literal('member')]) })),
+    members: Type.Array(Type.Ref('ProjectMember')),
   },
   { $id: 'Project' },
 );

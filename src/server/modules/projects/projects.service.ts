@@ -1,15 +1,22 @@
-// Projects as the caller sees them: role, quota and usage; the flavors and images to start VMs from.
-import { reachOf } from '../../auth/policy.js';
+// Projects as the caller sees them: role, quota and usage; the flavors and images to start VMs from;
+// their members, whom the project's admins manage.
+import type { Transaction } from 'kysely';
+import { mayManageMembers, reachOf } from '../../auth/policy.js';
 import type { Principal } from '../../auth/principal.js';
 import type { AppContext } from '../../context.js';
 import { type Queryable, inTransaction } from '../../db/transaction.js';
+import type { Database } from '../../db/types.js';
 import { AppError, invalid, isUniqueViolation, notFound } from '../../errors.js';
+import { auditedTransaction } from '../audit/audit.service.js';
 import { listFlavors, listImages } from '../catalog/catalog.repository.js';
 import { resenvTemplateOfImage } from '../resenv/resenv.catalogue.js';
 import { listSnapshots } from '../snapshots/snapshots.repository.js';
 import { findUserByName } from '../users/users.repository.js';
 import { DEFAULT_QUOTA, type Quota } from '../../../shared/contract.js';
-import { findProject, findProjectByIdOrName, insertProject, listMembers, listProjects, projectUsage, upsertMembership } from './projects.repository.js';
+import {
+  countAdmins, deleteMembership, findMemberRole, findProject, findProjectByIdOrName, insertProject, listMembers, listProjects, lockProject, projectUsage,
+  upsertMembership,
+} from './projects.repository.js';
 
 export async function listProjectsFor(ctx: AppContext, p: Principal) {
   const rows = await listProjects(ctx.db.kysely, reachOf(p));
@@ -55,6 +62,77 @@ export async function projectImages(ctx: AppContext, p: Principal, id: number) {
 export async function projectSnapshots(ctx: AppContext, p: Principal, id: number) {
   await reachableProject(ctx, p, id);
   return listSnapshots(ctx.db.kysely, reachOf(p), id);
+}
+
+// Members (spec §6): everyone who reaches a project sees its members; its admins and superusers
+// add them, set their roles and remove them. The project's row is locked first, so that two
+// concurrent changes are judged one after the other (two admins demoting each other cannot leave
+// the project without one).
+
+export type ProjectRole = 'admin' | 'member';
+
+export async function listProjectMembers(ctx: AppContext, p: Principal, id: number): Promise<{ username: string; role: ProjectRole }[]> {
+  await reachableProject(ctx, p, id);
+  return listMembers(ctx.db.kysely, id);
+}
+
+/** Locks the project and checks the caller may manage its members: 404 out of reach, 403 for a member who is not its admin. */
+async function projectToManage(ctx: AppContext, trx: Transaction<Database>, p: Principal, id: number): Promise<void> {
+  await lockProject(trx, ctx.db.dialect, id);
+  const project = await findProject(trx, reachOf(p), id);
+  if (!project) throw notFound('No such project.');
+  if (!mayManageMembers(p.user, project.role)) throw new AppError('permission_denied', 'Only the project\'s admins and superusers manage its members.');
+}
+
+/**
+ * A project that has an admin keeps one: removing or demoting its last admin is 409 invalid_state,
+ * whoever asks (make another member admin first). A project made without admins (the command
+ * line's `project create`) is managed by superusers and may stay so.
+ */
+async function assertNotLastAdmin(trx: Transaction<Database>, projectId: number, username: string): Promise<void> {
+  if ((await countAdmins(trx, projectId)) <= 1) {
+    throw new AppError('invalid_state', `${username} is the project's last admin: make another member admin first.`);
+  }
+}
+
+/**
+ * Adds a member, or sets an existing member's role (audit `project.member_add`, detail username and
+ * role). An unknown user is 400 invalid on `username`. `added`: whether they were not a member before.
+ */
+export async function setProjectMember(
+  ctx: AppContext, p: Principal, id: number, m: { username: string; role: ProjectRole },
+): Promise<{ member: { username: string; role: ProjectRole }; added: boolean }> {
+  const event = { action: 'project.member_add' as const, objectType: 'project', objectId: String(id), projectId: id, detail: { username: m.username, role: m.role } };
+  return auditedTransaction(ctx, p, event, async (trx, e) => {
+    await projectToManage(ctx, trx, p, id);
+    const user = await findUserByName(trx, m.username);
+    if (!user) throw invalid('username', `There is no user "${m.username}".`);
+    // The user sees in their own log that they were added, or that their role changed.
+    e.subjectId = user.id;
+    const was = await findMemberRole(trx, id, user.id);
+    if (was === 'admin' && m.role === 'member') await assertNotLastAdmin(trx, id, user.username);
+    await upsertMembership(trx, id, user.id, m.role);
+    return { member: { username: user.username, role: m.role }, added: was === undefined };
+  });
+}
+
+/**
+ * Removes a member (audit `project.member_remove`, detail username and the role they had); 404 for
+ * a user who is not a member. What they created stays in the project, theirs, and out of their reach
+ * (reach needs membership) until they are added again; the project's admins still reach it.
+ */
+export async function removeProjectMember(ctx: AppContext, p: Principal, id: number, username: string): Promise<void> {
+  const event = { action: 'project.member_remove' as const, objectType: 'project', objectId: String(id), projectId: id, detail: { username } };
+  await auditedTransaction(ctx, p, event, async (trx, e) => {
+    await projectToManage(ctx, trx, p, id);
+    const user = await findUserByName(trx, username);
+    const role = user ? await findMemberRole(trx, id, user.id) : undefined;
+    if (!user || !role) throw notFound(`${username} is not a member of this project.`);
+    e.subjectId = user.id;
+    e.detail = { username: user.username, role };
+    if (role === 'admin') await assertNotLastAdmin(trx, id, user.username);
+    await deleteMembership(trx, id, user.id);
+  });
 }
 
 // Making projects and their members: the command line (`simplevm project create|add-member`), the

@@ -5,8 +5,8 @@ import { apiKeysEnabledFor } from '../../auth/policy.js';
 import { principalOf } from '../../auth/route-auth.js';
 import type { App, AppContext } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { LoginBody, LoginResponse, MeResponse, UserOut } from './sessions.schemas.js';
-import { type LoginResult, login, logout } from './sessions.service.js';
+import { LoginBody, LoginResponse, MeResponse, PasswordChangeBody, UserOut } from './sessions.schemas.js';
+import { type LoginResult, changeOwnPassword, login, logout } from './sessions.service.js';
 
 /** The session cookie of a new login (password or single sign-on). */
 export function setSessionCookie(request: FastifyRequest, reply: FastifyReply, r: LoginResult): void {
@@ -63,6 +63,32 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
     return reply.code(204).send();
   });
 
+  // Session only (an API key must not be able to take over its user's account), throttled per
+  // address like a login: a wrong current password counts as a failed authentication.
+  app.post('/auth/password', {
+    config: { auth: 'session', authFailure: true },
+    schema: {
+      operationId: 'changePassword', tags: ['auth'],
+      summary: 'Change your password. Web session only.',
+      description: '204 once the new password holds: every other session of the user has ended, the one that asked goes on. ' +
+        'A wrong `current_password` is 400 `invalid` with `errors.current_password` (and counts against the address as a failed ' +
+        'login does: 429 past SIMPLEVM_AUTH_FAIL_LIMIT a minute); a `new_password` under 12 characters is 400 `invalid` on ' +
+        '`new_password`. With SIMPLEVM_LOCAL_LOGIN=false, 403 `permission_denied`. Audit action `password.change` (success or failure).',
+      body: PasswordChangeBody,
+      response: { 204: { type: 'null' }, ...errorResponses },
+    },
+  }, async (request, reply) => {
+    // Counted before the password is checked, as a login is, so that concurrent guesses cannot all slip under the limit.
+    const refund = await request.server.rateLimits.attempt(request.ip);
+    await changeOwnPassword(ctx, principalOf(request), request.body.current_password, request.body.new_password).catch(async (err: unknown) => {
+      // Only a wrong current password counts against the address.
+      if (!(err instanceof AppError && err.errors?.current_password)) await refund();
+      throw err;
+    });
+    await refund();
+    return reply.code(204).send();
+  });
+
   app.get('/auth/me', {
     config: { auth: 'any' },
     schema: { operationId: 'me', tags: ['auth'], summary: 'Who the caller is, and the key it used.', response: { 200: MeResponse, ...errorResponses } },
@@ -76,6 +102,8 @@ export function sessionsRoutes(app: App, ctx: AppContext): void {
       // The key form needs the portal's key policies to ask for what it must send.
       api_key_project_required: ctx.config.apiKeyProject === 'required',
       api_key_expiry_required: ctx.config.apiKeyExpiry === 'required',
+      api_key_max_days: ctx.config.apiKeyMaxDays,
+      cloud: ctx.config.cloud,
       ...(p.csrfToken ? { csrf_token: p.csrfToken } : {}),
     };
   });

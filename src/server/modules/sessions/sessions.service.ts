@@ -28,6 +28,7 @@ export async function login(ctx: AppContext, username: string, password: string,
     // The account's owner sees attempts on it; attempts on unknown names have no actor.
     await writeAudit(db, user ? { id: user.id, username: user.username } : null, null, ip, {
       action: 'login_failed', objectType: 'user', objectId: user ? String(user.id) : null, subjectId: user?.id ?? null, outcome: 'failure',
+      detail: { code: 'not_authenticated' },
     });
     throw new AppError('not_authenticated', 'The username or password is wrong.');
   }
@@ -69,10 +70,14 @@ export async function logout(ctx: AppContext, p: Principal): Promise<void> {
 
 /**
  * A new password, and the user's web sessions end with the old one: all of them, or all but
- * `keepSessionId` (the session of a user who changes their own). `simplevm user set
- * --password-stdin` calls this; takes the database or the caller's transaction.
+ * `keepSessionId` (the session of a user who changes their own). Writes `password.change` in the
+ * same transaction: done `by` the user's own session (changeOwnPassword), or without `by` by an
+ * administrator at the command line (`simplevm user set --password-stdin`), whom the portal does
+ * not know: no actor, and `detail` `{"via": "cli"}`. Takes the database or the caller's transaction.
  */
-export async function setUserPassword(q: Queryable, username: string, password: string, opts: { keepSessionId?: string } = {}): Promise<PublicUser> {
+export async function setUserPassword(
+  q: Queryable, username: string, password: string, opts: { keepSessionId?: string; by?: Principal } = {},
+): Promise<PublicUser> {
   if (password.length === 0) throw invalid('password', 'The password is empty.');
   // Hashed before any statement: scrypt takes a while, and no transaction of ours waits on it.
   const passwordHash = await hashPassword(password);
@@ -81,6 +86,30 @@ export async function setUserPassword(q: Queryable, username: string, password: 
     if (!user) throw notFound(`no user "${username}"`);
     await updateUserPassword(trx, user.id, passwordHash);
     await deleteUserSessions(trx, user.id, opts.keepSessionId);
+    const event = { action: 'password.change' as const, objectType: 'user', objectId: String(user.id), subjectId: user.id };
+    if (opts.by) await auditAs(trx, opts.by, event);
+    else await writeAudit(trx, null, null, null, { ...event, detail: { via: 'cli' } });
     return user;
   });
+}
+
+/**
+ * A user changes their own password from the profile (spec §6): the current one first, then every
+ * other session of theirs ends and the one that asked stays. A wrong current password is 400
+ * `invalid` on `current_password` (the form shows it by the field; 401 would read as a lost
+ * session), recorded as a failed `password.change`; the route counts it as a failed
+ * authentication of the address, as a wrong login is.
+ */
+export async function changeOwnPassword(ctx: AppContext, p: Principal, currentPassword: string, newPassword: string): Promise<void> {
+  if (!ctx.config.localLogin) {
+    throw new AppError('permission_denied', 'Password login is switched off on this portal: a password would never be used.');
+  }
+  const user = await findUserForLogin(ctx.db.kysely, p.user.username);
+  if (!user || !(await verifyPassword(currentPassword, user.password_hash))) {
+    await auditAs(ctx.db.kysely, p, {
+      action: 'password.change', objectType: 'user', objectId: String(p.user.id), subjectId: p.user.id, outcome: 'failure', detail: { code: 'invalid' },
+    });
+    throw invalid('current_password', 'This is not your current password.');
+  }
+  await setUserPassword(ctx.db.kysely, p.user.username, newPassword, { keepSessionId: p.sessionId ?? undefined, by: p });
 }

@@ -21,7 +21,8 @@ export async function createSnapshot(
 ): Promise<SnapshotRow> {
   const reach = reachOf(p);
   const id = randomUUID();
-  await auditedTransaction(ctx, p, { action: 'snapshot.create', objectType: 'snapshot', objectId: id, subjectId: p.user.id }, async (trx, e) => {
+  const event = { action: 'snapshot.create' as const, objectType: 'snapshot', subjectId: p.user.id, detail: { name: body.snapshot_name } };
+  await auditedTransaction(ctx, p, event, async (trx, e) => {
     const vm = await findVmToSnapshot(trx, reach, body.snapshot_instance, ctx.db.dialect);
     if (!vm) throw notFound('No such VM.');
     e.projectId = vm.project_id;
@@ -36,6 +37,7 @@ export async function createSnapshot(
       openstack_id: id, name: body.snapshot_name, description: body.description ?? '', project_id: vm.project_id, owner_id: p.user.id,
       vm_openstack_id: vm.openstack_id, status: 'queued', created_at: now, updated_at: now,
     });
+    e.objectId = id;
     await queueTransition(ctx, trx, 'snapshot', id, 'create', { vm: vm.openstack_id, name: body.snapshot_name });
   });
   ctx.worker.wake();

@@ -44,7 +44,7 @@ export async function createSshKey(ctx: AppContext, p: Principal, body: SshKeyCr
   const duplicate = (existing: string) => invalid('public_key', `You have added this key already, as "${existing}".`);
   const seen: { fingerprint?: string } = {};
   try {
-    return await auditedTransaction(ctx, p, { action: 'ssh_key.create', objectType: 'ssh_key', subjectId: p.user.id }, async (trx, e) => {
+    return await auditedTransaction(ctx, p, { action: 'ssh_key.create', objectType: 'ssh_key', subjectId: p.user.id, detail: { name } }, async (trx, e) => {
       if (name.length === 0) throw invalid('name', 'Give the key a name.');
       if (generate && body.public_key !== undefined) throw invalid('public_key', 'Give either public_key or generate=true, not both.');
       if (!generate && body.public_key === undefined) throw invalid('public_key', 'Paste a public key, or send generate=true to have a key pair made.');

@@ -8,7 +8,7 @@ import { AppError, invalid, notFound } from '../../errors.js';
 import { type RebootType, type VmAction, vmDuring } from '../../../shared/contract.js';
 import { queueTransition } from '../../transitions/queue.js';
 import { isPlausibleId } from '../shared.schemas.js';
-import { auditedTransaction } from '../audit/audit.service.js';
+import { type AuditDetail, type AuditEvent, auditedTransaction } from '../audit/audit.service.js';
 import { findFlavor, imageExists } from '../catalog/catalog.repository.js';
 import { isProjectReachable, lockProject } from '../projects/projects.repository.js';
 import { assertWithinQuota } from '../projects/projects.quota.js';
@@ -96,7 +96,8 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
   const userPath = backend ? normalizedUserPath(backend.user_path) : null;
   const volumes = launchVolumes(body.volumes);
   const conda = condaPackages(body.conda_packages);
-  await auditedTransaction(ctx, p, { action: 'vm.create', objectType: 'vm', objectId: id, subjectId: p.user.id, projectId: body.project_id }, async (trx) => {
+  const event = { action: 'vm.create' as const, objectType: 'vm', subjectId: p.user.id, projectId: body.project_id, detail: { name: body.vm_name } };
+  await auditedTransaction(ctx, p, event, async (trx, e) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
     const flavor = await findFlavor(trx, body.flavor_name);
@@ -132,6 +133,7 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
       ssh_keys: JSON.stringify([...new Set(keys.map((k) => k.fingerprint))]), resenv_template: template?.template ?? null, resenv_user_path: userPath,
       conda_packages: JSON.stringify(conda), setup_state: token === null ? null : 'pending', setup_token_digest: token === null ? null : setupTokenDigest(token),
     });
+    e.objectId = id;
     await queueTransition(ctx, trx, 'vm', id, 'create', {
       name: body.vm_name, imageName: body.image_name, flavorName: flavor.name, projectId: project.id, owner: p.user.username,
       userData, keys: keys.map((k) => ({ fingerprint: k.fingerprint, public_key: k.public_key })), volumes: volumes.map((v) => v.openstack_id),
@@ -142,7 +144,8 @@ export async function createVm(ctx: AppContext, p: Principal, body: VmCreate): P
 }
 
 export async function changeVm(ctx: AppContext, p: Principal, id: string, action: VmAction, rebootType: RebootType = 'SOFT'): Promise<VmOutView> {
-  const event = { action: action === 'delete' ? 'vm.delete' as const : 'vm.action' as const, objectType: 'vm', objectId: id };
+  const detail: AuditDetail = action === 'reboot' ? { os_action: action, reboot_type: rebootType } : { os_action: action };
+  const event: AuditEvent = action === 'delete' ? { action: 'vm.delete', objectType: 'vm', objectId: id } : { action: 'vm.action', objectType: 'vm', objectId: id, detail };
   await auditedTransaction(ctx, p, event, async (trx, e) => {
     const vm = isPlausibleId(id) ? await findVm(trx, reachOf(p), id, ctx.db.dialect) : undefined;
     if (!vm) throw notFound('No such VM.');

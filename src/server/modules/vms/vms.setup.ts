@@ -79,7 +79,9 @@ export async function reportSetup(
       updated_at: now,
     };
     await trx.updateTable('vms').set(patch).where('openstack_id', '=', id).execute();
-    await writeAudit(trx, null, null, ip, { action: 'vm.setup_report', objectType: 'vm', objectId: id, subjectId: vm.owner_id, projectId: vm.project_id });
+    await writeAudit(trx, null, null, ip, {
+      action: 'vm.setup_report', objectType: 'vm', objectId: id, subjectId: vm.owner_id, projectId: vm.project_id, detail: { phase: report.phase },
+    });
     return setupOf(ctx.config, { ...vm, ...patch }) as SetupView;
   });
 }

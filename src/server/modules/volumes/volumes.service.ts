@@ -28,7 +28,8 @@ export async function getVolume(ctx: AppContext, p: Principal, id: string): Prom
 export async function createVolume(ctx: AppContext, p: Principal, body: { project_id: number; name: string; storage: number }): Promise<VolumeRow> {
   const reach = reachOf(p);
   const id = randomUUID();
-  await auditedTransaction(ctx, p, { action: 'volume.create', objectType: 'volume', objectId: id, subjectId: p.user.id, projectId: body.project_id }, async (trx) => {
+  const event = { action: 'volume.create' as const, objectType: 'volume', subjectId: p.user.id, projectId: body.project_id, detail: { name: body.name } };
+  await auditedTransaction(ctx, p, event, async (trx, e) => {
     const project = await lockProject(trx, ctx.db.dialect, body.project_id);
     if (!project || !(await isProjectReachable(trx, reach, body.project_id))) throw notFound('No such project.');
     await assertWithinQuota(trx, project, { volumes: 1, volume_gb: body.storage }, 'This volume');
@@ -37,6 +38,7 @@ export async function createVolume(ctx: AppContext, p: Principal, body: { projec
       openstack_id: id, name: body.name, project_id: project.id, owner_id: p.user.id, storage: body.storage, status: 'creating',
       attached_to: null, device: null, created_at: now, updated_at: now,
     });
+    e.objectId = id;
     await queueTransition(ctx, trx, 'volume', id, 'create', { name: body.name, size: body.storage });
   });
   ctx.worker.wake();
@@ -63,7 +65,9 @@ function vmToAttach(req: VolumeActionRequest): string | undefined {
 export async function changeVolume(ctx: AppContext, p: Principal, id: string, req: VolumeActionRequest | { os_action: 'delete' }): Promise<VolumeRow> {
   const reach = reachOf(p);
   const action: VolumeAction = req.os_action;
-  const event = { action: action === 'delete' ? 'volume.delete' as const : 'volume.action' as const, objectType: 'volume', objectId: id };
+  const event = action === 'delete'
+    ? { action: 'volume.delete' as const, objectType: 'volume', objectId: id }
+    : { action: 'volume.action' as const, objectType: 'volume', objectId: id, detail: { os_action: action } };
   await auditedTransaction(ctx, p, event, async (trx, e) => {
     // Rows are locked VM first, then volume, everywhere (the worker finishing a VM delete does
     // the same), so two transactions never wait on each other in a circle.
