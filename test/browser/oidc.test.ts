@@ -171,7 +171,9 @@ describe('single sign-on with OpenID Connect', () => {
     await page.getByRole('link', { name: 'Profile', exact: true }).click();
     await page.getByRole('heading', { name: 'Profile', level: 1 }).waitFor();
     await page.getByText('alice', { exact: true }).first().waitFor();
-    expect(await page.getByRole('region', { name: 'API keys BETA' }).count()).toBe(0);
+    // The section says keys are not available yet, with nothing to make one (spec §6).
+    await page.getByRole('region', { name: 'API keys BETA' }).getByText('API keys are not available to you yet.').waitFor();
+    expect(await page.getByRole('button', { name: 'Generate new API key' }).count()).toBe(0);
 
     const audit = await portal.http.get('/api/audit/?action=login', { as: session });
     expect(audit.data.results[0]).toMatchObject({ actor: 'alice', action: 'login', outcome: 'success' });
@@ -229,7 +231,9 @@ describe('single sign-on with OpenID Connect', () => {
     await page.getByRole('heading', { name: 'Profile', level: 1 }).waitFor();
     await page.getByText('User', { exact: true }).waitFor();
     expect(await page.locator('.who .tag').count()).toBe(0);
-    expect(await page.getByRole('region', { name: 'API keys BETA' }).count()).toBe(0);
+    // The section says keys are not available yet, with nothing to make one (spec §6).
+    await page.getByRole('region', { name: 'API keys BETA' }).getByText('API keys are not available to you yet.').waitFor();
+    expect(await page.getByRole('button', { name: 'Generate new API key' }).count()).toBe(0);
 
     expect(await userRow(aliceId)).toMatchObject({ username: 'alice', is_superuser: 0 });
     const created = await portal.http.post('/api/keys/', { as: await sessionOf(context), body: { name: 'again', scopes: ['vm:read'] } });

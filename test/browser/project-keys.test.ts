@@ -106,8 +106,8 @@ describe('a project\'s API Keys tab', () => {
     const key = await shown.inputValue();
     expect(key).toMatch(KEY_PATTERN);
     await panel.getByText('it will not be shown again').waitFor();
-    await panel.getByRole('button', { name: 'Copy' }).click();
-    await panel.getByText('Copied to the clipboard.').waitFor();
+    await panel.getByRole('button', { name: 'Copy API key' }).click();
+    await panel.getByText('Copied', { exact: true }).waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
 
     const prefix = key.slice(4, 12);

@@ -179,7 +179,7 @@ describe('web app', () => {
     const extend = page.getByRole('dialog', { name: 'Extend data-1' });
     await extend.getByLabel('New size (GB)').fill('5');
     await extend.getByRole('button', { name: 'Extend', exact: true }).click();
-    await expect.poll(() => volumeRow('data-1').locator('td').nth(1).textContent(), POLL).toBe('5 GB');
+    await expect.poll(() => volumeRow('data-1').locator('td[data-label="Size"]').textContent(), POLL).toBe('5 GB');
     await expect.poll(() => volumeStatus('data-1'), POLL).toBe('in-use');
 
     await page.getByRole('button', { name: 'Detach data-1' }).click();
@@ -209,7 +209,7 @@ describe('web app', () => {
     const key = await shown.inputValue();
     expect(key).toMatch(/^svm_[A-Za-z0-9]{8}_[A-Za-z0-9]{38}$/);
     await section.getByText('it will not be shown again').waitFor();
-    await section.getByRole('button', { name: 'Copy' }).waitFor();
+    await section.getByRole('button', { name: 'Copy API key' }).waitFor();
     const row = section.locator(`tr[data-key-prefix="${key.slice(4, 12)}"]`);
     expect(await row.textContent()).toContain('browser key');
     expect(await row.locator('ul.scopes li').allTextContents()).toEqual(['vm:read', 'project:read']);
@@ -259,7 +259,7 @@ describe('web app', () => {
     expect(await members.textContent()).toContain(user.username);
   });
 
-  it('hides the API keys section from users the beta gate excludes', async () => {
+  it('tells users the beta gate excludes that API keys are not available to them yet', async () => {
     const gated = await buildTestApp({ SIMPLEVM_API_KEYS_FOR: 'superusers' });
     try {
       const gatedBase = await listen(gated);
@@ -271,7 +271,10 @@ describe('web app', () => {
       await p.waitForURL((u) => u.pathname === '/profile');
       await p.getByRole('heading', { name: 'Profile', level: 1 }).waitFor();
       await p.getByText(plain.username).first().waitFor();
-      expect(await p.getByText('API keys').count()).toBe(0);
+      // The section stays, with a sentence instead of the table and the Generate button (spec §6).
+      const section = p.getByRole('region', { name: 'API keys BETA' });
+      await section.getByText('API keys are not available to you yet.').waitFor();
+      expect(await section.getByRole('table').count()).toBe(0);
       expect(await p.getByRole('button', { name: 'Generate new API key' }).count()).toBe(0);
       await ctx.close();
     } finally {

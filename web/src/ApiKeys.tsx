@@ -4,14 +4,44 @@
 import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import { SCOPES, type Scope } from '../../src/shared/contract';
-import type { ApiKey, ApiKeyCreated, ProjectSummary } from './api';
+import type { ApiKey, ApiKeyCreated, Me, ProjectSummary } from './api';
 import { ProjectSelect } from './ProjectSelect';
 import { apiKeysQuery, projectsQuery, useCreateKey, useDeleteKey, useRotateKey } from './queries';
 import { projectName, useSession } from './session';
-import { Dialog, Empty, ErrorText, LoadError, Loading, formatDate } from './ui';
+import { CopyButton, Dialog, Empty, ErrorText, LoadError, Loading, formatDate } from './ui';
 
 const EXPIRY_DAYS = [30, 60, 90] as const;
-const DEFAULT_EXPIRY_DAYS = 90;
+/** The longest a key may live when the portal does not say (Me.api_key_max_days). */
+const FALLBACK_MAX_DAYS = 90;
+const DAY_MS = 86_400_000;
+
+/** A local calendar day as <input type="date"> writes it: yyyy-mm-dd. */
+function dayValue(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** The end of a local calendar day (yyyy-mm-dd), 23:59:59, when a key given that date expires. */
+function endOfDay(day: string): Date {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(y, m - 1, d, 23, 59, 59);
+}
+
+/** The days a key may be given as its expiry date: from today to the last day that ends within `maxDays`. */
+function expiryDates(maxDays: number, now = new Date()): { min: string; max: string } {
+  return { min: dayValue(now), max: dayValue(new Date(now.getFullYear(), now.getMonth(), now.getDate() + maxDays - 1)) };
+}
+
+function expiryDateProblem(day: string, dates: { min: string; max: string }, maxDays: number): string | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return 'Choose the day the key expires.';
+  // yyyy-mm-dd compares as the days do.
+  if (day < dates.min || day > dates.max) {
+    const shown = (d: string) => new Date(`${d}T12:00`).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+    return `Choose a day from ${shown(dates.min)} to ${shown(dates.max)}: a key lives at most ${maxDays} days.`;
+  }
+  return null;
+}
+
 /** The longest a rotated key may keep working beside its successor (KeyRotateBody.overlap_hours). */
 const MAX_OVERLAP_HOURS = 168;
 
@@ -19,6 +49,25 @@ const MAX_OVERLAP_HOURS = 168;
 export interface BoundProject {
   id: number;
   name: string;
+}
+
+/** The longest lifetime this portal gives a key (SIMPLEVM_API_KEY_MAX_DAYS), in days. */
+function apiKeyMaxDays(me: Me): number {
+  return me.api_key_max_days ?? FALLBACK_MAX_DAYS;
+}
+
+/** What a user the beta gate excludes sees where the section would be (spec §6): it says so, rather than vanishing. */
+export function ApiKeysUnavailable() {
+  return (
+    <section className="api-keys" aria-labelledby="api-keys-title">
+      <div className="page-head">
+        <h2 id="api-keys-title">
+          API keys <span className="badge-beta">BETA</span>
+        </h2>
+      </div>
+      <p className="empty">API keys are not available to you yet.</p>
+    </section>
+  );
 }
 
 /**
@@ -116,19 +165,19 @@ export function ApiKeys({ project }: { project?: BoundProject }) {
                   {/* On a project's tab every key is bound to it; saying so on each row would be noise. */}
                   {k.project_id !== null && !project ? <span className="hint"> (project {projectName(projects.data, k.project_id)} only)</span> : null}
                 </th>
-                <td>
+                <td data-label="Prefix">
                   <code>{k.prefix}</code>
                 </td>
-                <td>
+                <td data-label="Scopes">
                   <ul className="scopes">
                     {k.scopes.map((s) => (
                       <li key={s}>{s}</li>
                     ))}
                   </ul>
                 </td>
-                <td>{k.own_objects_only ? 'Yes' : 'No'}</td>
-                <td>{formatDate(k.expires_at)}</td>
-                <td>{formatDate(k.last_used_at)}</td>
+                <td data-label="Own objects only">{k.own_objects_only ? 'Yes' : 'No'}</td>
+                <td data-label="Expires">{formatDate(k.expires_at)}</td>
+                <td data-label="Last used">{formatDate(k.last_used_at)}</td>
                 <td className="row-actions">
                   <button type="button" aria-label={`Rotate ${k.name} (${k.prefix})`} onClick={() => setRotating(k)}>
                     Rotate
@@ -190,7 +239,13 @@ function NewKeyForm({ onCancel, onCreated, projects, project }: {
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<Scope[]>([]);
   const [ownOnly, setOwnOnly] = useState(true);
-  const [days, setDays] = useState<number>(DEFAULT_EXPIRY_DAYS);
+  // The choices of 30, 60 and 90 days that the portal's longest lifetime allows, and a date up to it.
+  const maxDays = apiKeyMaxDays(me);
+  const dayChoices = EXPIRY_DAYS.filter((d) => d <= maxDays);
+  const [expiry, setExpiry] = useState<number | 'date'>(dayChoices.at(-1) ?? 'date');
+  const dates = expiryDates(maxDays);
+  const [date, setDate] = useState(dates.max);
+  const dateError = expiry === 'date' ? expiryDateProblem(date, dates, maxDays) : null;
   const [projectId, setProjectId] = useState('');
   const create = useCreateKey();
   const { error } = create;
@@ -205,7 +260,10 @@ function NewKeyForm({ onCancel, onCreated, projects, project }: {
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (scopes.length === 0) return;
+    if (scopes.length === 0 || dateError) return;
+    const now = Date.now();
+    // The end of the chosen day, or the whole lifetime where a change of clocks (DST) would take it past the longest.
+    const expiresAt = expiry === 'date' ? Math.min(endOfDay(date).getTime(), now + maxDays * DAY_MS) : now + expiry * DAY_MS;
     const boundTo = project ? project.id : projectId ? Number(projectId) : null;
     create.mutate(
       {
@@ -214,7 +272,7 @@ function NewKeyForm({ onCancel, onCreated, projects, project }: {
         own_objects_only: ownOnly,
         // Always sent, never left to the server's default: one of the choices is always ticked, and
         // a portal with SIMPLEVM_API_KEY_EXPIRY=required refuses a key without it.
-        expires_at: new Date(Date.now() + days * 86_400_000).toISOString(),
+        expires_at: new Date(expiresAt).toISOString(),
         ...(boundTo !== null ? { project_id: boundTo } : {}),
       },
       { onSuccess: onCreated },
@@ -253,16 +311,43 @@ function NewKeyForm({ onCancel, onCreated, projects, project }: {
           The key sees and acts only on VMs, volumes and snapshots you created. Untick it to reach everything you can reach.
         </p>
       </div>
-      <fieldset aria-describedby={expiryError ? `${ids}-expiry-error` : undefined}>
+      <fieldset aria-describedby={[`${ids}-expiry-hint`, expiryError ? `${ids}-expiry-error` : ''].filter(Boolean).join(' ')}>
         <legend>Expires in</legend>
         <div className="checks">
-          {EXPIRY_DAYS.map((d) => (
+          {dayChoices.map((d) => (
             <label key={d} className="check">
-              <input type="radio" name={`${ids}-expiry`} value={d} checked={days === d} onChange={() => setDays(d)} required={me.api_key_expiry_required} />
+              <input type="radio" name={`${ids}-expiry`} value={d} checked={expiry === d} onChange={() => setExpiry(d)} required={me.api_key_expiry_required} />
               {d} days
             </label>
           ))}
+          <label className="check">
+            <input type="radio" name={`${ids}-expiry`} value="date" checked={expiry === 'date'} onChange={() => setExpiry('date')} />
+            On a date
+          </label>
         </div>
+        <p className="hint" id={`${ids}-expiry-hint`}>
+          A key lives at most {maxDays} days.
+        </p>
+        {expiry === 'date' ? (
+          <div className="field expiry-date">
+            <label htmlFor={`${ids}-date`}>Expiry date</label>
+            <input
+              id={`${ids}-date`}
+              type="date"
+              min={dates.min}
+              max={dates.max}
+              value={date}
+              onChange={(e) => setDate(e.target.value)}
+              required
+              aria-invalid={dateError ? true : undefined}
+              aria-describedby={[`${ids}-date-hint`, dateError ? `${ids}-date-error` : ''].filter(Boolean).join(' ')}
+            />
+            <p className="hint" id={`${ids}-date-hint`}>
+              The key works until the end of that day, your time.
+            </p>
+            {dateError ? <ErrorText error={dateError} id={`${ids}-date-error`} /> : null}
+          </div>
+        ) : null}
         {expiryError ? <ErrorText error={expiryError} id={`${ids}-expiry-error`} /> : null}
       </fieldset>
       <div className="field">
@@ -299,7 +384,7 @@ function NewKeyForm({ onCancel, onCreated, projects, project }: {
         <button type="button" onClick={onCancel} disabled={busy}>
           Cancel
         </button>
-        <button type="submit" className="primary" disabled={busy || scopes.length === 0} aria-describedby={scopes.length === 0 ? `${ids}-need-scope` : undefined}>
+        <button type="submit" className="primary" disabled={busy || scopes.length === 0 || dateError !== null} aria-describedby={scopes.length === 0 ? `${ids}-need-scope` : undefined}>
           {busy ? 'Generating…' : 'Generate'}
         </button>
         {scopes.length === 0 ? (
@@ -364,22 +449,13 @@ function RotateKeyDialog({ apiKey, onCancel, onRotated }: {
   );
 }
 
-/** The new key, shown this once. */
+/** The new key, shown this once, with a curl line that tries it. */
 function NewKeyNotice({ created, onDismiss }: { created: ApiKeyCreated; onDismiss: () => void }) {
-  const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
   const input = useRef<HTMLInputElement>(null);
   // Focus the key once it is shown, also after a dialog (Rotate) hands focus back to its button.
   useEffect(() => input.current?.focus(), []);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(created.key);
-      setCopied('yes');
-    } catch {
-      // Without clipboard access, select the key so Ctrl+C copies it.
-      input.current?.select();
-      setCopied('failed');
-    }
-  };
+  // Double quotes: the same line works in a POSIX shell, PowerShell and cmd.exe.
+  const curl = `curl -H "X-API-KEY: ${created.key}" ${window.location.origin}/api/auth/me`;
   return (
     <div className="new-key" role="region" aria-labelledby="new-key-title">
       <h3 id="new-key-title">Your new API key “{created.name}”</h3>
@@ -389,16 +465,21 @@ function NewKeyNotice({ created, onDismiss }: { created: ApiKeyCreated; onDismis
           New API key
         </label>
         <input id="new-key-value" ref={input} readOnly value={created.key} className="key-value" spellCheck={false} onFocus={(e) => e.target.select()} />
-        <button type="button" className="primary" onClick={() => void copy()}>
-          Copy
-        </button>
+        {/* Without clipboard access the key is selected, so Ctrl+C copies it. */}
+        <CopyButton text={created.key} label="Copy API key" primary onFailed={() => input.current?.select()} />
         <button type="button" onClick={onDismiss}>
           Done
         </button>
       </div>
-      <p role="status" className="hint">
-        {copied === 'yes' ? 'Copied to the clipboard.' : copied === 'failed' ? 'Could not copy; the key is selected, press Ctrl+C.' : ''}
+      <p className="hint" id="new-key-curl-hint">
+        Try it: this asks the portal whom the key acts for.
       </p>
+      <div className="copy-line">
+        <code data-testid="new-key-curl" aria-describedby="new-key-curl-hint">
+          {curl}
+        </code>
+        <CopyButton text={curl} label="Copy curl command" />
+      </div>
     </div>
   );
 }

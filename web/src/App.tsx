@@ -2,7 +2,7 @@
 // (keeping the page they asked for, to return to after login), and otherwise shows the navigation
 // and the page the address names.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, NavLink, Navigate, Outlet, Route, Routes, useLocation, useNavigationType, useSearchParams } from 'react-router';
 import type { Me } from './api';
 import { AuditPage } from './pages/AuditPage';
@@ -133,6 +133,45 @@ function Shell({ me, onLoggedOut }: { me: Me; onLoggedOut: () => void }) {
         <Link to="/vms" className="brand">
           SimpleVM
         </Link>
+        {/* Nothing here is a real VM: said on every page, so that nobody mistakes it for the cloud they use. */}
+        {me.cloud === 'simulated' ? (
+          <span className="sim-mark" data-testid="simulated-cloud">
+            Simulated cloud
+          </span>
+        ) : null}
+        <Menu me={me} nav={nav} onLogOut={logOut} logOutError={logout.error?.detail ?? null} />
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </SessionContext.Provider>
+  );
+}
+
+/**
+ * The navigation and the user's name with Log out. On a wide screen they are always shown; on a
+ * phone (styles.css) they fold behind the Menu button, a disclosure: Enter or Space opens and closes
+ * it, Escape closes it and puts focus back on the button, and following a link closes it.
+ */
+function Menu({ me, nav, onLogOut, logOutError }: { me: Me; nav: [string, string][]; onLogOut: () => void; logOutError: string | null }) {
+  const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  // Every navigation closes it, also a link to the page already shown.
+  const { key } = useLocation();
+  useEffect(() => setOpen(false), [key]);
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key !== 'Escape' || !open) return;
+    e.preventDefault();
+    setOpen(false);
+    button.current?.focus();
+  };
+  return (
+    <div className="menu-area" onKeyDown={onKeyDown}>
+      <button ref={button} type="button" className="menu-button" aria-expanded={open} aria-controls="main-menu" onClick={() => setOpen((o) => !o)}>
+        <span className="menu-icon" aria-hidden="true" />
+        Menu
+      </button>
+      <div id="main-menu" className={open ? 'menu open' : 'menu'}>
         <nav aria-label="Main">
           <ul>
             {nav.map(([to, label]) => (
@@ -148,15 +187,12 @@ function Shell({ me, onLoggedOut }: { me: Me; onLoggedOut: () => void }) {
             {me.username}
             {me.is_superuser ? <span className="tag">superuser</span> : null}
           </span>
-          <button type="button" onClick={logOut}>
+          <button type="button" onClick={onLogOut}>
             Log out
           </button>
-          {logout.error ? <span className="error" role="alert">{logout.error.detail}</span> : null}
+          {logOutError ? <span className="error" role="alert">{logOutError}</span> : null}
         </div>
-      </header>
-      <main id="main" tabIndex={-1}>
-        <Outlet />
-      </main>
-    </SessionContext.Provider>
+      </div>
+    </div>
   );
 }

@@ -43,17 +43,17 @@ export function AuditLog({ events, page, caption, showActor = false, emptyText }
             {rows.map((e, i) => (
               // Events have no id in the API; on one page their position is stable.
               <tr key={`${page}-${i}`} data-action={e.action}>
-                <td>
+                <td data-label="When">
                   <time dateTime={e.at}>{formatDate(e.at, { seconds: true })}</time>
                 </td>
-                {showActor ? <td>{e.actor ?? <span className="hint">anonymous</span>}</td> : null}
-                <th scope="row">
+                {showActor ? <td data-label="User">{e.actor ?? <span className="hint">anonymous</span>}</td> : null}
+                <th scope="row" data-label="Action">
                   <code>{e.action}</code>
                 </th>
-                <td>{e.object_type ? `${e.object_type} ${e.object_id ?? ''}`.trim() : '—'}</td>
-                <td>{e.key_prefix ? <code>{e.key_prefix}</code> : '—'}</td>
-                <td>{e.ip ?? '—'}</td>
-                <td>
+                <td data-label="Object">{e.object_type ? `${e.object_type} ${e.object_id ?? ''}`.trim() : '—'}</td>
+                <td data-label="Key prefix">{e.key_prefix ? <code>{e.key_prefix}</code> : '—'}</td>
+                <td data-label="IP address">{e.ip ?? '—'}</td>
+                <td data-label="Outcome">
                   <span className={`status status-${e.outcome}`}>{e.outcome}</span>
                 </td>
               </tr>

@@ -86,11 +86,11 @@ export function SshKeys() {
             {keys.data.map((k) => (
               <tr key={k.id} data-fingerprint={k.fingerprint}>
                 <th scope="row">{k.name}</th>
-                <td>{k.type}</td>
-                <td>
+                <td data-label="Type">{k.type}</td>
+                <td data-label="Fingerprint">
                   <code className="fingerprint">{k.fingerprint}</code>
                 </td>
-                <td>{formatDate(k.created_at)}</td>
+                <td data-label="Added">{formatDate(k.created_at)}</td>
                 <td className="row-actions">
                   <button
                     type="button"

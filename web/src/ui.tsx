@@ -49,11 +49,12 @@ export function Empty({ children }: { children: ReactNode }) {
 const COPIED_MS = 5000;
 
 /**
- * A Copy button for a value the user needs elsewhere (an id, an ssh line): `label` is its
- * accessible name ("Copy ssh command"); beside it, "Copied" once the clipboard has it, or how to
- * copy by hand where the browser gives no clipboard (a page not on https).
+ * The one Copy button for a value the user needs elsewhere (an id, an ssh line, a new API key):
+ * `label` is its accessible name ("Copy ssh command"); beside it, "Copied" once the clipboard has
+ * it, or how to copy by hand where the browser gives no clipboard (a page not on https), after
+ * `onFailed` (which may select the text for the user).
  */
-export function CopyButton({ text, label }: { text: string; label: string }) {
+export function CopyButton({ text, label, primary, onFailed }: { text: string; label: string; primary?: boolean; onFailed?: () => void }) {
   const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
   useEffect(() => {
     if (copied !== 'yes') return;
@@ -67,17 +68,33 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
       await navigator.clipboard.writeText(text);
       setCopied('yes');
     } catch {
+      onFailed?.();
       setCopied('failed');
     }
   };
   return (
     <span className="copy">
-      <button type="button" aria-label={label} onClick={() => void copy()}>
+      <button type="button" className={primary ? 'primary' : undefined} aria-label={label} onClick={() => void copy()}>
         Copy
       </button>
       <span role="status" className="copy-status">
         {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Could not copy: select the text and copy it by hand.' : ''}
       </span>
+    </span>
+  );
+}
+
+/**
+ * An id the API asks for (a project's id, a VM's or a volume's openstack_id), with its Copy button;
+ * `short`: only its start is shown on a wide screen, as in a table's column.
+ */
+export function CopyableId({ id, label, testId, short }: { id: string | number; label: string; testId?: string; short?: boolean }) {
+  return (
+    <span className={short ? 'copyable-id short' : 'copyable-id'}>
+      <code className="id" data-testid={testId} title={short ? String(id) : undefined}>
+        {id}
+      </code>
+      <CopyButton text={String(id)} label={label} />
     </span>
   );
 }

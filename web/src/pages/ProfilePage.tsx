@@ -1,8 +1,8 @@
 // The profile, with the user's SSH keys (spec §9, SshKeys.tsx), the API keys section of spec §6
-// (beta: hidden for users the beta gate excludes; the section itself is ApiKeys.tsx, which a
-// project's API Keys tab shows too) and the user's own audit log.
+// (beta: users the beta gate excludes are told that keys are not available to them yet; the section
+// itself is ApiKeys.tsx, which a project's API Keys tab shows too) and the user's own audit log.
 import { useQuery } from '@tanstack/react-query';
-import { ApiKeys } from '../ApiKeys';
+import { ApiKeys, ApiKeysUnavailable } from '../ApiKeys';
 import { AuditLog } from '../AuditLog';
 import { SshKeys } from '../SshKeys';
 import { auditPageQuery } from '../queries';
@@ -26,7 +26,7 @@ export function ProfilePage() {
       </dl>
       {/* Key writes refresh the log below too: each writes an audit event (queries.ts). */}
       <SshKeys />
-      {me.api_keys_enabled ? <ApiKeys /> : null}
+      {me.api_keys_enabled ? <ApiKeys /> : <ApiKeysUnavailable />}
       <section className="audit-log" aria-labelledby="audit-log-title">
         <div className="page-head">
           <h2 id="audit-log-title">Your audit log</h2>

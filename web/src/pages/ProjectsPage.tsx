@@ -2,11 +2,11 @@
 // an Overview tab and an API Keys tab (the user's keys bound to the project, spec §6 and §8).
 import { useQuery } from '@tanstack/react-query';
 import { Link, useParams, useSearchParams } from 'react-router';
-import { ApiKeys } from '../ApiKeys';
+import { ApiKeys, ApiKeysUnavailable } from '../ApiKeys';
 import type { Project } from '../api';
 import { projectQuery, projectsQuery } from '../queries';
 import { useSession } from '../session';
-import { Empty, LoadError, Loading, QuotaBar, Tabs, useTitle } from '../ui';
+import { CopyableId, Empty, LoadError, Loading, QuotaBar, Tabs, useTitle } from '../ui';
 import { NotFoundPage } from './NotFoundPage';
 
 const roleText = (role: Project['role']) => (role === 'admin' ? 'Admin' : role === 'member' ? 'Member' : 'Not a member (superuser)');
@@ -103,6 +103,10 @@ function ProjectDetail({ id }: { id: number }) {
           <h1>{project.data.name}</h1>
           {project.data.description ? <p>{project.data.description}</p> : null}
           <p>Your role: {roleText(project.data.role)}</p>
+          {/* What the API and the CLI take as project_id. */}
+          <p className="project-id">
+            Project id: <CopyableId id={project.data.id} label="Copy project id" testId="project-id" />
+          </p>
           <Tabs label={`Project ${project.data.name}`} tabs={PROJECT_TABS} selected={tab} onSelect={selectTab}>
             {tab === 'keys' ? <ProjectKeys project={project.data} /> : <ProjectOverview project={project.data} />}
           </Tabs>
@@ -138,7 +142,7 @@ function ProjectOverview({ project }: { project: Project }) {
               {project.members.map((m) => (
                 <tr key={m.username}>
                   <th scope="row">{m.username}</th>
-                  <td>{roleText(m.role)}</td>
+                  <td data-label="Role">{roleText(m.role)}</td>
                 </tr>
               ))}
             </tbody>
@@ -152,6 +156,6 @@ function ProjectOverview({ project }: { project: Project }) {
 /** The API Keys tab: for users the beta gate excludes, a sentence instead (spec §6: it says so rather than vanishing). */
 function ProjectKeys({ project }: { project: Project }) {
   const { me } = useSession();
-  if (!me.api_keys_enabled) return <p className="empty">API keys are not available to you yet.</p>;
+  if (!me.api_keys_enabled) return <ApiKeysUnavailable />;
   return <ApiKeys project={{ id: project.id, name: project.name }} />;
 }

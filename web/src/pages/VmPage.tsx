@@ -11,7 +11,7 @@ import {
   VM_CHANGE, projectsQuery, researchEnvironmentsQuery, sshKeysQuery, useBusyIds, useVmAction, useVmDelete, vmQuery, vmSetupLogQuery, vmVolumesQuery,
 } from '../queries';
 import { projectName } from '../session';
-import { CopyButton, ErrorText, LoadError, Loading, formatDate, useTitle } from '../ui';
+import { CopyButton, CopyableId, ErrorText, LoadError, Loading, formatDate, useTitle } from '../ui';
 import { DeleteVmDialog, VM_ACTIONS } from '../VmActions';
 
 export function VmPage() {
@@ -68,9 +68,8 @@ function VmDetail({ vm }: { vm: Vm }) {
           <dt>Name</dt>
           <dd>{vm.name}</dd>
           <dt>ID</dt>
-          <dd className="with-copy">
-            <code className="id" data-testid="vm-id">{vm.openstack_id}</code>
-            <CopyButton text={vm.openstack_id} label="Copy VM id" />
+          <dd>
+            <CopyableId id={vm.openstack_id} label="Copy VM id" testId="vm-id" />
           </dd>
           <dt>Status</dt>
           <dd>
@@ -382,11 +381,11 @@ function VmVolumes({ vm }: { vm: Vm }) {
               {rows.map((v) => (
                 <tr key={v.openstack_id} data-volume={v.name}>
                   <th scope="row">{v.name}</th>
-                  <td>{v.storage} GB</td>
-                  <td>
+                  <td data-label="Size">{v.storage} GB</td>
+                  <td data-label="Status">
                     <span className={`status status-${v.status.toLowerCase()}`}>{v.status}</span>
                   </td>
-                  <td>{v.device ? <code>{v.device}</code> : '—'}</td>
+                  <td data-label="Device">{v.device ? <code>{v.device}</code> : '—'}</td>
                 </tr>
               ))}
               {/* Attached, but not a volume the user may see (another member's, in a project they do not admin). */}

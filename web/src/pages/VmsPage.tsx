@@ -108,7 +108,7 @@ export function VmsPage() {
                     <th scope="row">
                       <Link to={`/vms/${encodeURIComponent(vm.openstack_id)}`}>{vm.name}</Link>
                     </th>
-                    <td>
+                    <td data-label="Status">
                       <span className={`status status-${vm.status.toLowerCase()}`} data-testid="vm-status">
                         {vm.status}
                       </span>
@@ -119,11 +119,11 @@ export function VmsPage() {
                       ) : null}
                       {vm.fault ? <span className="fault">{vm.fault}</span> : null}
                     </td>
-                    <td>{projectName(projects.data, vm.project_id)}</td>
-                    <td>{vm.image_name}</td>
-                    <td>{vm.flavor_name}</td>
-                    <td>{vm.fixed_ip ?? '—'}</td>
-                    <td>{vm.owner}</td>
+                    <td data-label="Project">{projectName(projects.data, vm.project_id)}</td>
+                    <td data-label="Image">{vm.image_name}</td>
+                    <td data-label="Flavor">{vm.flavor_name}</td>
+                    <td data-label="IP address">{vm.fixed_ip ?? '—'}</td>
+                    <td data-label="Owner">{vm.owner}</td>
                     <td className="row-actions">
                       {VM_ACTIONS.map(({ action, label }) => (
                         <button

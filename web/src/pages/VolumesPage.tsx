@@ -10,7 +10,7 @@ import {
   volumePageQuery,
 } from '../queries';
 import { projectName } from '../session';
-import { Dialog, Empty, ErrorText, ListPager, LoadError, Loading, usePageParam, useSetParams, useTitle } from '../ui';
+import { CopyableId, Dialog, Empty, ErrorText, ListPager, LoadError, Loading, usePageParam, useSetParams, useTitle } from '../ui';
 
 type Pending = { kind: 'attach' | 'extend' | 'delete'; volume: Volume };
 
@@ -89,6 +89,7 @@ export function VolumesPage() {
           <thead>
             <tr>
               <th scope="col">Name</th>
+              <th scope="col">ID</th>
               <th scope="col">Status</th>
               <th scope="col">Size</th>
               <th scope="col">Project</th>
@@ -107,18 +108,21 @@ export function VolumesPage() {
               return (
                 <tr key={id} data-volume={v.name}>
                   <th scope="row">{v.name}</th>
-                  <td>
+                  <td data-label="ID">
+                    <CopyableId id={id} label={`Copy volume id of ${v.name}`} testId="volume-id" short />
+                  </td>
+                  <td data-label="Status">
                     <span className={`status status-${v.status}`} data-testid="volume-status">
                       {v.status}
                     </span>
                   </td>
-                  <td>{v.storage} GB</td>
-                  <td>{projectName(projects.data, v.project_id)}</td>
-                  <td data-testid="volume-attached-to">
+                  <td data-label="Size">{v.storage} GB</td>
+                  <td data-label="Project">{projectName(projects.data, v.project_id)}</td>
+                  <td data-label="Attached to" data-testid="volume-attached-to">
                     {vmName(v.attached_to)}
                     {v.device ? <span className="hint"> ({v.device})</span> : null}
                   </td>
-                  <td>{v.owner}</td>
+                  <td data-label="Owner">{v.owner}</td>
                   <td className="row-actions">
                     <button type="button" aria-label={`Attach ${v.name}`} disabled={disabled('attach')} onClick={() => open('attach', v)}>
                       Attach
