@@ -6,7 +6,9 @@
 #   scripts/openstack-dev.sh start    # install what is missing, configure, start, set up; prints the settings
 #   scripts/openstack-dev.sh status   # which services run
 #   scripts/openstack-dev.sh stop     # ends what `start` started, nothing else
+#   scripts/openstack-dev.sh stop nova-compute; … start nova-compute   # one service (tests' faults)
 #   scripts/openstack-dev.sh env      # prints the settings again (as `start` does at its end)
+#   scripts/openstack-dev.sh clean    # delete the servers, volumes and snapshots the portal made
 #   scripts/openstack-dev.sh purge    # stop, then remove the cloud's databases, vhost and files
 #
 # Then: `source /var/tmp/simplevm-openstack/openrc && npm start` runs the portal against it
@@ -105,6 +107,9 @@ project_name = service
 username = $1
 password = $PASS
 service_token_roles_required = true
+# Every token checked with Keystone, none taken from a cache: a token Keystone has ended (revoked,
+# as tests do to stand for one that expired) is refused at once, as on a cloud whose tokens expire.
+token_cache_time = -1
 EOF
 }
 
@@ -364,6 +369,12 @@ port_of() {
   esac
 }
 
+known() { # name → 0 when it is one of SERVICES, else stop with a usage line
+  local s
+  for s in "${SERVICES[@]}"; do [ "$s" = "$1" ] && return 0; done
+  die "no service $1 (services: ${SERVICES[*]})"
+}
+
 running() { # name → 0 when the process `start` recorded for it is alive
   local pidfile="$STATE/run/$1.pid"
   [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null &&
@@ -388,16 +399,19 @@ wait_port() { # name port seconds
   done
 }
 
-stop_all() {
+stop_all() { # [service…] (all when none is named)
   local pids=() name pid
-  for name in "${SERVICES[@]}"; do
+  local names=("${@:-${SERVICES[@]}}")
+  for name in "${names[@]}"; do
+    known "$name"
     [ -f "$STATE/run/$name.pid" ] || continue
     pid="$(cat "$STATE/run/$name.pid")"
     # The whole session (uWSGI's workers, oslo.service's children), and only if it is ours.
     kill -TERM -- "-$pid" 2>/dev/null && pids+=("$pid")
     rm -f "$STATE/run/$name.pid"
   done
-  local end=$((SECONDS + 20))
+  # A few seconds to end on their own (nova-compute's graceful shutdown would wait a minute), then killed.
+  local end=$((SECONDS + 8))
   for pid in "${pids[@]}"; do
     while kill -0 -- "-$pid" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
     kill -KILL -- "-$pid" 2>/dev/null || true
@@ -439,6 +453,19 @@ setup_cloud() { # identity|resources
   OS_PASSWORD="$PASS" SIMPLEVM_OPENSTACK_DIR="$STATE" "$PY" "$HERE/openstack-dev/setup-cloud.py" "$1"
 }
 
+start_some() { # service… (already set up by an earlier start): start those not running
+  local name port
+  for name in "$@"; do known "$name"; done
+  [ -f "$STATE/run/schemas-done" ] || die "the cloud was never started: run $0 start first"
+  write_config
+  for name in "$@"; do start_service "$name"; done
+  for name in "$@"; do
+    port="$(port_of "$name")"
+    [ "$port" = 0 ] || wait_port "$name" "$port" 120
+  done
+  log "started: $*"
+}
+
 start_all() {
   mkdir -p "$STATE/log" "$STATE/run"
   install_packages
@@ -463,10 +490,11 @@ start_all() {
 }
 
 case "${1:-}" in
-  start) start_all ;;
-  stop) stop_all ;;
+  start) shift; if [ $# -gt 0 ]; then start_some "$@"; else start_all; fi ;;
+  stop) shift; stop_all "$@" ;;
   status) status_all ;;
   env) print_env ;;
   purge) purge_all ;;
-  *) echo "usage: $0 start|stop|status|env|purge" >&2; exit 2 ;;
+  clean) [ -f "$STATE/openrc" ] || die "the cloud was never set up: run $0 start first"; setup_cloud clean ;;
+  *) echo "usage: $0 start [service…] | stop [service…] | status | env | clean | purge" >&2; exit 2 ;;
 esac

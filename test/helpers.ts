@@ -118,6 +118,9 @@ export const unique = (prefix: string) => `${prefix}${process.pid}x${++seq}x${ra
 
 /** Factories (STYLE §11): each test makes its own world. */
 export class Factory {
+  /** How long `waitFor` waits by default: a real cloud takes longer than the simulated one. */
+  waitMs = 10_000;
+
   constructor(private readonly portal: Portal, private readonly http: Http) {}
 
   private get db() {
@@ -178,7 +181,7 @@ export class Factory {
   }
 
   /** Polls a GET until `done` holds for its body. */
-  async waitFor(user: TestUser | As, url: string, done: (data: any) => boolean, timeoutMs = 10_000): Promise<any> {
+  async waitFor(user: TestUser | As, url: string, done: (data: any) => boolean, timeoutMs = this.waitMs): Promise<any> {
     const as = user && 'session' in user ? user.session : (user as As);
     const until = Date.now() + timeoutMs;
     let last: unknown;

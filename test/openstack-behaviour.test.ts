@@ -1,24 +1,33 @@
-// One behaviour suite, two providers (issue 6): the VM, volume, snapshot and catalog behaviour of
-// the HTTP API, run against the simulated cloud and against the OpenStack provider talking to the
-// fake OpenStack (test/fake-openstack/). The same requests must give the same answers and the same
-// end states on both; only the cloud behind the portal differs.
+// One behaviour suite, three clouds (issues 6 and 20): the VM, volume, snapshot and catalog
+// behaviour of the HTTP API, run against the simulated cloud and against the OpenStack provider
+// talking to the fake OpenStack (test/fake-openstack/) in `npm test`, and against real OpenStack
+// services (scripts/openstack-dev.sh) in `npm run test:openstack`. The same requests must give the
+// same answers and the same end states on each; only the cloud behind the portal differs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenStack, startFakeOpenStack } from './fake-openstack/server.js';
 import { type TestPortal, type TestUser, buildTestApp, unique } from './helpers.js';
+import { CloudAdmin, REAL_OPENRC, realCloudEnv } from './real-openstack.js';
 
 interface Cloud {
   env: Record<string, string>;
   fake: FakeOpenStack | null;
+  /** The real cloud's admin, to look at what the portal made there. */
+  real: CloudAdmin | null;
   close(): Promise<void>;
 }
 
-const PROVIDERS: { name: string; start: () => Promise<Cloud> }[] = [
-  { name: 'simulated', start: async () => ({ env: {}, fake: null, close: async () => {} }) },
+const REAL: { name: string; start: () => Promise<Cloud> } = {
+  name: 'real OpenStack (scripts/openstack-dev.sh)',
+  start: async () => ({ env: realCloudEnv(), fake: null, real: new CloudAdmin(), close: async () => {} }),
+};
+
+const PROVIDERS: { name: string; start: () => Promise<Cloud> }[] = REAL_OPENRC ? [REAL] : [
+  { name: 'simulated', start: async () => ({ env: {}, fake: null, real: null, close: async () => {} }) },
   {
     name: 'openstack (fake OpenStack on 127.0.0.1)',
     start: async () => {
       const fake = await startFakeOpenStack({ delayMs: 40 });
-      return { env: fake.env(), fake, close: () => fake.close() };
+      return { env: fake.env(), fake, real: null, close: () => fake.close() };
     },
   },
 ];
@@ -29,6 +38,7 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
   beforeAll(async () => {
     cloud = await start();
     t = await buildTestApp(cloud.env);
+    if (cloud.real) t.factory.waitMs = 60_000;
   });
   afterAll(async () => {
     await t?.close();
@@ -51,8 +61,8 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
       ]));
       const images = (await t.http.get(`/api/projects/${projectId}/images/`, { as: user.session })).data;
       expect(images).toEqual(expect.arrayContaining([
-        { name: 'Ubuntu-22.04', tags: ['ubuntu', 'jammy', 'lts'], resenv_template_name: null },
-        { name: 'Debian-12', tags: ['debian', 'bookworm'], resenv_template_name: null },
+        { name: 'Ubuntu-22.04', tags: ['jammy', 'lts', 'ubuntu'], resenv_template_name: null },
+        { name: 'Debian-12', tags: ['bookworm', 'debian'], resenv_template_name: null },
       ]));
       expect(new Set(images.map((i: { name: string }) => i.name)).size).toBe(images.length);
     });
@@ -83,6 +93,18 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
         expect(userData.split('\n')[0]).toBe('#cloud-config');
         expect(userData).toContain('echo first boot');
         expect(userData).toContain(line);
+      }
+      if (cloud.real) {
+        // The same, as the real Nova keeps it: the key pair is the portal user's (the application
+        // credential's user), and the admin reads the user data back.
+        const [server] = await cloud.real.serversTagged(vm.openstack_id);
+        expect(server.key_name).toMatch(/^simplevm-[0-9a-f]{32}$/);
+        const pair = await cloud.real.call('compute', 'GET', `/os-keypairs/${server.key_name}?user_id=${server.user_id}`);
+        expect(pair.status).toBe(200);
+        expect(pair.data.keypair.public_key).toBe(line);
+        const userData = Buffer.from(server['OS-EXT-SRV-ATTR:user_data'] ?? '', 'base64').toString('utf8');
+        expect(userData.split('\n')[0]).toBe('#cloud-config');
+        expect(userData).toContain('echo first boot');
       }
     });
   });
@@ -168,7 +190,9 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
       expect(attach.statusCode).toBe(202);
       expect(attach.data.status).toBe('attaching');
       const attached = await t.factory.waitFor(user, url, (d) => d.status === 'in-use');
-      expect(attached).toMatchObject({ attached_to: vm.openstack_id, device: '/dev/vdb' });
+      // The device is Nova's name for it: /dev/vdb on KVM (the simulated cloud and the fake), /dev/sdb
+      // on Nova's fake hypervisor.
+      expect(attached).toMatchObject({ attached_to: vm.openstack_id, device: cloud.real ? '/dev/sdb' : '/dev/vdb' });
       expect((await t.http.get(`/api/vms/${vm.openstack_id}/`, { as })).data.volumes).toEqual([created.data.openstack_id]);
       expect((await t.http.delete(url, { as })).data.code).toBe('invalid_state');
 
@@ -208,7 +232,7 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
       await t.factory.waitFor(user, `/api/volumes/${a.openstack_id}/`, (d) => d.status === 'in-use');
       await t.http.post(`/api/volumes/${b.openstack_id}/action/`, { as, body: { os_action: 'attach', vm_openstack_id: vm.openstack_id } });
       const second = await t.factory.waitFor(user, `/api/volumes/${b.openstack_id}/`, (d) => d.status === 'in-use');
-      expect(second).toMatchObject({ attached_to: vm.openstack_id, device: '/dev/vdc' });
+      expect(second).toMatchObject({ attached_to: vm.openstack_id, device: cloud.real ? '/dev/sdc' : '/dev/vdc' });
       expect([...(await t.http.get(`/api/vms/${vm.openstack_id}/`, { as })).data.volumes].sort()).toEqual([a.openstack_id, b.openstack_id].sort());
     });
   });
@@ -278,8 +302,10 @@ describe.each(PROVIDERS)('on the $name cloud', ({ start }) => {
       }
       expect(await t.ctx.cloud.getSnapshotImage(id)).toBeNull();
       if (cloud.fake) expect([...cloud.fake.images.values()].filter((i) => i.properties.simplevm_id === id)).toEqual([]);
+      if (cloud.real) expect((await cloud.real.call('image', 'GET', `/v2/images?simplevm_id=${id}`)).data.images).toEqual([]);
       expect((await t.http.get(restoredUrl, { as })).data).toMatchObject({ status: 'ACTIVE', task_state: null, image_name: name });
       if (cloud.fake) expect(cloud.fake.serverTagged(restored.data.openstack_id)[0]).toMatchObject({ vmState: 'active' });
+      if (cloud.real) expect((await cloud.real.serversTagged(restored.data.openstack_id))[0]).toMatchObject({ status: 'ACTIVE', 'OS-EXT-STS:vm_state': 'active' });
     });
   });
 });

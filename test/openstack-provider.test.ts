@@ -79,7 +79,7 @@ describe('catalog', () => {
     ]);
     const images = await p.listImages();
     expect(images.map((i) => i.name)).toEqual(['cirros-0.6.2-x86_64-disk', 'Debian-12', 'Ubuntu-22.04', 'Ubuntu-24.04']);
-    expect(images.find((i) => i.name === 'Debian-12')?.tags).toEqual(['debian', 'bookworm']);
+    expect(images.find((i) => i.name === 'Debian-12')?.tags).toEqual(['bookworm', 'debian']);
   });
 
   it('offers only images with SIMPLEVM_OS_IMAGE_TAG, and boots no other', async () => {

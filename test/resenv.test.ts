@@ -157,7 +157,7 @@ describe('images with a research environment', () => {
     const res = await t.http.get(`/api/projects/${project.id}/images/`, { as: owner.session });
     expect(res.statusCode).toBe(200);
     const images = res.data as { name: string; tags: string[]; resenv_template_name: string | null }[];
-    expect(images.find((i) => i.name === 'Ubuntu-24.04-RStudio')).toEqual({ name: 'Ubuntu-24.04-RStudio', tags: ['ubuntu', 'noble', 'rstudio'], resenv_template_name: 'testenv' });
+    expect(images.find((i) => i.name === 'Ubuntu-24.04-RStudio')).toEqual({ name: 'Ubuntu-24.04-RStudio', tags: ['noble', 'rstudio', 'ubuntu'], resenv_template_name: 'testenv' });
     expect(images.find((i) => i.name === 'Ubuntu-24.04-JupyterLab')?.resenv_template_name).toBe('jupyterlab');
     for (const i of images.filter((i) => !i.name.includes('-RStudio') && !i.name.includes('-JupyterLab'))) expect(i.resenv_template_name, i.name).toBeNull();
   });

@@ -4,7 +4,8 @@
 # user and that user's application credential, a network with a subnet, de.NBI's flavors and small
 # images (one tagged for a research environment), roomy quotas. Every step looks first and makes
 # only what is missing, so it can run at every start. `identity` (service users, catalog, the
-# project and its member) runs once Keystone is up, `resources` once every service is. Writes $SIMPLEVM_OPENSTACK_DIR/openrc (the
+# project and its member) runs once Keystone is up, `resources` once every service is; `clean`
+# deletes what the portal made in the project (servers, volumes, snapshot images). Writes $SIMPLEVM_OPENSTACK_DIR/openrc (the
 # portal's settings) and openrc-admin (the cloud's admin, for tests that inspect or break the cloud).
 import os
 import sys
@@ -175,8 +176,34 @@ def write_openrc(name, lines):
         f.write(''.join(f"export {k}='{v}'\n" for k, v in lines))
 
 
+def clean(admin):
+    """Deletes what the portal (and its tests) made in the project: servers, volumes, snapshot images."""
+    project = admin.identity.find_project(PROJECT)
+    if project is None:
+        return
+    servers = list(admin.compute.servers(all_projects=True, project_id=project.id))
+    for server in servers:
+        admin.compute.delete_server(server, force=True)
+    for server in servers:
+        admin.compute.wait_for_delete(server, wait=120)
+    volumes = list(admin.block_storage.volumes(all_projects=True, project_id=project.id))
+    for volume in volumes:
+        if volume.status not in ('available', 'error'):
+            admin.block_storage.reset_volume_status(volume, status='available', attach_status='detached', migration_status=None)
+        admin.block_storage.delete_volume(volume, force=True)
+    images = [i for i in admin.image.images(owner=project.id)]
+    for image in images:
+        admin.image.delete_image(image)
+    for volume in volumes:
+        admin.block_storage.wait_for_delete(volume, wait=120)
+    say(f'deleted {len(servers)} server(s), {len(volumes)} volume(s), {len(images)} image(s) of project {PROJECT}')
+
+
 def main(phase):
     admin = connect('admin', 'admin')
+    if phase == 'clean':
+        clean(admin)
+        return
     if phase == 'identity':
         # Before the other services start: they log in as their service users at start.
         wait_for('Keystone', lambda: admin.identity.get_domain('default') is not None)
@@ -211,6 +238,6 @@ def main(phase):
 
 
 if __name__ == '__main__':
-    if sys.argv[1:] not in (['identity'], ['resources']):
-        raise SystemExit('usage: setup-cloud.py identity|resources')
+    if sys.argv[1:] not in (['identity'], ['resources'], ['clean']):
+        raise SystemExit('usage: setup-cloud.py identity|resources|clean')
     main(sys.argv[1])

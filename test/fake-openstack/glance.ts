@@ -16,7 +16,9 @@ function render(i: Image): unknown {
     id: i.id,
     name: i.name,
     status: i.status,
-    tags: [...i.tags],
+    // Real Glance keeps tags as a set and does not answer them in the order they were given (seen
+    // against the real service: ubuntu, jammy, lts came back as jammy, ubuntu, lts): reversed here.
+    tags: [...i.tags].reverse(),
     visibility: i.visibility,
     owner: i.owner,
     created_at: new Date(i.created).toISOString().replace(/\.\d{3}Z$/, 'Z'),
