@@ -172,6 +172,20 @@ describe.concurrent('admin commands', { timeout: 90_000 }, () => {
     }]);
   });
 
+  it.sequential('project add-member writes project.member_add to the member\'s audit log, with no actor (spec §7)', async () => {
+    const alice = new ApiClient(server.url);
+    expect((await alice.login('alice', alicePassword)).status).toBe(200);
+    const log = await alice.get('/api/audit/?action=project.member_add');
+    expect(log.status).toBe(200);
+    // The two add-member commands above ran side by side: either may be first.
+    const events = [...log.data.results].sort((a: { object_id: string }, b: { object_id: string }) => Number(a.object_id) - Number(b.object_id));
+    const event = (projectId: number, role: string) => ({
+      at: expect.any(String), actor: null, key_prefix: null, action: 'project.member_add', object_type: 'project', object_id: String(projectId),
+      ip: null, outcome: 'success', detail: { username: 'alice', role, via: 'cli' },
+    });
+    expect(events).toEqual([event(scienceId, 'member'), event(plainId, 'admin')].sort((a, b) => Number(a.object_id) - Number(b.object_id)));
+  });
+
   it.sequential('an option the command does not take is refused with status 2, naming it, and changes nothing', async () => {
     const [create, set, before, unknown] = await Promise.all([
       cli(['user', 'create', 'carol', '--no-superuser']),

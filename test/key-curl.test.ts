@@ -1,6 +1,8 @@
-// The README's API key examples, run with the real `curl` binary against a listening server:
+// The README's API key examples, run with the real `curl` binary against a listening server: with
+// a key of the scopes the README's example makes, find the project and the image and flavor names,
 // create a VM with form fields (-d) and the key in X-API-KEY, stop it, resume it.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,11 +57,32 @@ async function waitForStatus(url: string, key: string, status: string): Promise<
   throw new Error(`VM never reached ${status}: ${last?.text}`);
 }
 
+/** The scopes of the README's example key (`curl … /api/keys/ -d name=my-script -d scopes=…`). */
+function readmeKeyScopes(): string[] {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const line = readme.split('\n').find((l) => l.includes('-d name=my-script'));
+  if (!line) throw new Error('the README has no example key (-d name=my-script)');
+  return [...line.matchAll(/-d scopes=(\S+)/g)].map((m) => m[1]);
+}
+
 describe('the README curl examples', () => {
-  it('create a VM, stop it and resume it with an API key', async () => {
+  it("the README's example key finds the project and the names it needs, then creates a VM, stops it and resumes it", async () => {
     const user = await t.factory.user();
     const project = await t.factory.project({ members: [user] });
-    const { key } = await t.factory.key(user, { scopes: ['vm:read', 'vm:create', 'vm:change_state'] });
+    const scopes = readmeKeyScopes();
+    expect(scopes).toEqual(expect.arrayContaining(['project:read', 'vm:read', 'vm:create', 'vm:change_state']));
+    const { key } = await t.factory.key(user, { scopes });
+
+    // The README's next step: `GET /api/projects/` gives your project ids, `…/images/` and `…/flavors/` the names.
+    const projects = await curl(`${base}/api/projects/`, '-H', `X-API-KEY: ${key}`);
+    expect(projects.status, projects.text).toBe(200);
+    expect(projects.data.map((p: { id: number }) => p.id)).toEqual([project.id]);
+    const images = await curl(`${base}/api/projects/${project.id}/images/`, '-H', `X-API-KEY: ${key}`);
+    expect(images.status, images.text).toBe(200);
+    expect(images.data.map((i: { name: string }) => i.name)).toContain('Ubuntu-22.04');
+    const flavors = await curl(`${base}/api/projects/${project.id}/flavors/`, '-H', `X-API-KEY: ${key}`);
+    expect(flavors.status, flavors.text).toBe(200);
+    expect(flavors.data.map((f: { name: string }) => f.name)).toContain('de.NBI tiny');
 
     // curl -X POST $PORTAL/api/vms/ -H "X-API-KEY: $KEY" \
     //   -d project_id=1 -d image_name=Ubuntu-22.04 -d "flavor_name=de.NBI tiny" -d vm_name=analysis-1

@@ -142,6 +142,7 @@ export async function projectCreate(call: Call): Promise<void> {
 export async function projectAddMember(call: Call): Promise<void> {
   const [project, username] = call.args;
   const role = call.opts.admin === true ? 'admin' : 'member';
-  const r = await withDb(call.io, (db) => addProjectMember(db.kysely, { project, username, role }));
+  // Audited as done at the command line (project.member_add, no actor, detail via: "cli").
+  const r = await withDb(call.io, (db) => addProjectMember(db.kysely, { project, username, role }, { via: 'cli' }));
   out(call, r, `${r.username} is ${r.role} of ${r.project}`);
 }

@@ -1,7 +1,8 @@
 // Every page of the web app, at 1280 px and at 390 px (a phone), checked by axe-core: no violation
 // of serious or critical impact, and at 390 px nothing wider than the screen (spec §6). The pages
 // hold VMs, volumes, keys and audit events in several states, so that every kind of row and status
-// badge is checked, and the open menu, a form, a dialog and a new key's notice are checked too.
+// badge is checked, and the open menu, the forms (a new key, a password, a member) with their
+// errors, the dialogs and a new key's notice are checked too.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, Locator, Page } from 'playwright-core';
@@ -29,6 +30,7 @@ let base: string;
 let browser: Browser;
 let user: TestUser;
 let admin: TestUser;
+let colleague: TestUser;
 let project: { id: number; name: string };
 const vms: Record<'active' | 'stopped' | 'broken' | 'building', { openstack_id: string; name: string }> = {} as never;
 let attached: { openstack_id: string; name: string };
@@ -40,7 +42,7 @@ beforeAll(async () => {
   base = await listen(t);
   user = await t.factory.user();
   admin = await t.factory.user({ superuser: true });
-  const colleague = await t.factory.user();
+  colleague = await t.factory.user();
   project = await t.factory.project({ admins: [user], members: [colleague] });
   // An SSH key, so that VMs have a first-boot setup and an ssh line.
   const key = await t.http.post('/api/profile/ssh-keys/', { as: user.session, body: { name: 'laptop', generate: true } });
@@ -175,7 +177,25 @@ describe.each(WIDTHS)('at %i px', (width) => {
 
     await page.goto(`/projects/${project.id}`);
     await settled(page, page.getByRole('heading', { name: 'Members' }));
+    await page.locator(`tr[data-member="${colleague.username}"]`).waitFor();
+    await page.locator('tr[data-flavor]').first().waitFor();
+    await page.locator('tr[data-image]').first().waitFor();
     await look('project overview');
+
+    // The project's admin manages its members: the API's refusals, and the Remove dialog.
+    const members = page.getByRole('region', { name: 'Members' });
+    const addMember = members.getByRole('form', { name: 'Add a member' });
+    await addMember.getByLabel('Username', { exact: true }).fill('nobody-of-this-name');
+    await addMember.getByRole('button', { name: 'Add member' }).click();
+    await addMember.getByRole('alert').waitFor();
+    await members.getByRole('button', { name: `Make member (${user.username})` }).click();
+    await members.locator(`tr[data-member="${user.username}"]`).getByRole('alert').waitFor();
+    await look('project overview, member changes refused');
+    await members.getByRole('button', { name: `Remove ${colleague.username}` }).click();
+    await page.getByRole('dialog').waitFor();
+    await look('project overview, Remove member dialog');
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
 
     await page.goto(`/projects/${project.id}?tab=keys`);
     await settled(page, page.locator('tr[data-key-prefix]'));
@@ -185,6 +205,13 @@ describe.each(WIDTHS)('at %i px', (width) => {
     await settled(page, page.locator('tr[data-key-prefix]'));
     await page.locator('tr[data-action="login"]').first().waitFor();
     await look('profile');
+
+    // The password form's own findings, by each field (nothing is sent: the password stays).
+    const password = page.getByRole('form', { name: 'Change password' });
+    await password.getByLabel('New password', { exact: true }).fill('too short');
+    await password.getByRole('button', { name: 'Change password' }).click();
+    await expect.poll(() => password.getByRole('alert').count(), POLL).toBe(3);
+    await look('profile, password form refused');
 
     const keys = page.getByRole('region', { name: 'API keys BETA' });
     await keys.getByRole('button', { name: 'Generate new API key' }).click();
@@ -207,6 +234,16 @@ describe.each(WIDTHS)('at %i px', (width) => {
     await page.goto('/admin/audit');
     await settled(page, page.locator('tr[data-action="login_failed"]'));
     await look('audit log (superuser)');
+
+    await page.goto('/profile');
+    await settled(page, page.locator('tr[data-action="login"]'));
+    await look('profile (superuser)');
+
+    // A superuser who is not a member manages the members too.
+    await page.goto(`/projects/${project.id}`);
+    await settled(page, page.getByRole('form', { name: 'Add a member' }));
+    await page.locator(`tr[data-member="${colleague.username}"]`).waitFor();
+    await look('project overview (superuser)');
   });
 
   it('found no serious or critical violation, and nothing wider than the screen', () => {

@@ -77,10 +77,10 @@ describe('audit log and key rotation in the web app', () => {
 
     const created = table.locator('tbody tr').first();
     const cells = await created.locator('td, th').allTextContents();
-    // When, action, object, key prefix, IP address, outcome.
-    expect(cells.slice(1)).toEqual(['key.create', expect.stringMatching(/^api_key \d+$/), aliceKey.slice(4, 12), '127.0.0.1', 'success']);
+    // When, action, details (the key's name), object, key prefix, IP address, outcome.
+    expect(cells.slice(1)).toEqual(['key.create', '“audit key”', expect.stringMatching(/^api_key \d+$/), aliceKey.slice(4, 12), '127.0.0.1', 'success']);
     expect(Date.parse((await created.locator('time').getAttribute('datetime')) ?? '')).toBeGreaterThan(Date.now() - 60_000);
-    expect(await table.locator('thead th').allTextContents()).toEqual(['When', 'Action', 'Object', 'Key prefix', 'IP address', 'Outcome']);
+    expect(await table.locator('thead th').allTextContents()).toEqual(['When', 'Action', 'Details', 'Object', 'Key prefix', 'IP address', 'Outcome']);
 
     // Bob's key and his events are his alone.
     expect(await audit.textContent()).not.toContain(bobKey.prefix);
@@ -102,7 +102,7 @@ describe('audit log and key rotation in the web app', () => {
     const text = await table.textContent();
     for (const name of [alice.username, bob.username, root.username]) expect(text).toContain(name);
     expect(text).toContain(bobKey.prefix);
-    expect(await table.locator('thead th').allTextContents()).toEqual(['When', 'User', 'Action', 'Object', 'Key prefix', 'IP address', 'Outcome']);
+    expect(await table.locator('thead th').allTextContents()).toEqual(['When', 'Actor', 'Action', 'Details', 'Object', 'Key prefix', 'IP address', 'Outcome']);
 
     // The filter offers every action of the audit log (spec §7), and "All actions".
     const filter = p.getByLabel('Action', { exact: true });
@@ -130,6 +130,61 @@ describe('audit log and key rotation in the web app', () => {
     await filter.selectOption('');
     await p.waitForURL((u) => !u.searchParams.has('action'));
     await expect.poll(async () => new Set(await actionsIn(table)).size, POLL).toBeGreaterThan(1);
+  });
+
+  it("shows a superuser only their own events on the profile (?mine=true), while /admin/audit shows everyone's", async () => {
+    const p = await pageAs(root, '/profile');
+    const table = auditRegion(p).getByRole('table', { name: 'Your audit events' });
+    await table.waitFor();
+    // Root has only logged in (the factory's login and the browsers'): nobody else's key.create, nor their logins.
+    const own = (await t.http.get('/api/audit/?mine=true', { as: root.session })).data as { count: number; results: { actor: string }[] };
+    expect(own.results.every((e) => e.actor === root.username)).toBe(true);
+    await expect.poll(() => actionsIn(table), POLL).toEqual(own.results.map(() => 'login'));
+    const everyone = (await t.http.get('/api/audit/', { as: root.session })).data as { count: number };
+    expect(everyone.count).toBeGreaterThan(own.count);
+    const text = await auditRegion(p).textContent();
+    expect(text).not.toContain(bobKey.prefix);
+    expect(text).not.toContain(aliceKey.slice(4, 12));
+    // No actor column: every event there is the viewer's own.
+    expect(await table.locator('thead th').allTextContents()).not.toContain('Actor');
+
+    await p.goto('/admin/audit');
+    const all = p.getByRole('table', { name: 'Audit events of all users' });
+    await expect.poll(async () => (await actionsIn(all)).length, POLL).toBe(everyone.count);
+    const shown = await all.textContent();
+    for (const s of [bobKey.prefix, aliceKey.slice(4, 12), alice.username, bob.username]) expect(shown).toContain(s);
+  });
+
+  it("shows each event's details: a VM action's os_action, a created VM's name, a failure's error code", async () => {
+    const dora = await t.factory.user();
+    const project = await t.factory.project({ members: [dora] });
+    const vm = (await t.factory.vm(dora, project.id)) as { openstack_id: string; name: string };
+    const action = (os_action: string) => t.http.post(`/api/vms/${vm.openstack_id}/action/`, { as: dora.session, body: { os_action } });
+    expect((await action('stop')).statusCode).toBe(202);
+    await t.factory.waitFor(dora, `/api/vms/${vm.openstack_id}/`, (d) => d.status === 'SHUTOFF' && d.task_state === null);
+    // A stopped VM cannot be stopped: refused, and recorded with its error code.
+    expect((await action('stop')).statusCode).toBe(409);
+
+    const p = await pageAs(dora, '/profile');
+    const table = auditRegion(p).getByRole('table', { name: 'Your audit events' });
+    await expect.poll(() => actionsIn(table), POLL).toEqual(['login', 'vm.action', 'vm.action', 'vm.create', 'login']);
+    const details = (row: Locator) => row.locator('td[data-label="Details"]').textContent();
+    const rows = table.locator('tbody tr');
+    expect(await details(rows.nth(1))).toBe('stop, error invalid_state');
+    expect(await rows.nth(1).locator('.status').textContent()).toBe('failure');
+    expect(await details(rows.nth(2))).toBe('stop');
+    expect(await rows.nth(2).locator('.status').textContent()).toBe('success');
+    expect(await details(rows.nth(3))).toBe(`“${vm.name}”`);
+    expect(await details(rows.nth(0))).toBe('—');
+
+    // The superusers' page shows the same details, and who acted.
+    const r = await pageAs(root, '/admin/audit');
+    await r.goto('/admin/audit?action=vm.action');
+    const all = r.getByRole('table', { name: 'Audit events of all users' });
+    await expect.poll(() => actionsIn(all), POLL).toEqual(['vm.action', 'vm.action']);
+    const first = await all.locator('tbody tr').first().locator('td, th').allTextContents();
+    // When, actor, action, details, object, key prefix, IP address, outcome.
+    expect(first.slice(1)).toEqual([dora.username, 'vm.action', 'stop, error invalid_state', `vm ${vm.openstack_id}`, '—', '127.0.0.1', 'failure']);
   });
 
   it('shows others no audit link, and the audit page refuses them', async () => {

@@ -255,8 +255,8 @@ describe('web app', () => {
     expect(await bars.getByLabel('VMs').getAttribute('value')).toBe('3');
     expect(await bars.getByLabel('VMs').getAttribute('max')).toBe('3');
     expect(await bars.getByLabel('Volume storage').getAttribute('value')).toBe('5');
-    const members = page.getByRole('table');
-    expect(await members.textContent()).toContain(user.username);
+    const members = page.getByRole('region', { name: 'Members' }).getByRole('table', { name: `Members of ${project.name}` });
+    await expect.poll(() => members.textContent(), POLL).toContain(user.username);
   });
 
   it('tells users the beta gate excludes that API keys are not available to them yet', async () => {

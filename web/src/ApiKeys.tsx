@@ -4,15 +4,13 @@
 import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import { SCOPES, type Scope } from '../../src/shared/contract';
-import type { ApiKey, ApiKeyCreated, Me, ProjectSummary } from './api';
+import type { ApiKey, ApiKeyCreated, ProjectSummary } from './api';
 import { ProjectSelect } from './ProjectSelect';
 import { apiKeysQuery, projectsQuery, useCreateKey, useDeleteKey, useRotateKey } from './queries';
 import { projectName, useSession } from './session';
 import { CopyButton, Dialog, Empty, ErrorText, LoadError, Loading, formatDate } from './ui';
 
 const EXPIRY_DAYS = [30, 60, 90] as const;
-/** The longest a key may live when the portal does not say (Me.api_key_max_days). */
-const FALLBACK_MAX_DAYS = 90;
 const DAY_MS = 86_400_000;
 
 /** A local calendar day as <input type="date"> writes it: yyyy-mm-dd. */
@@ -49,11 +47,6 @@ const MAX_OVERLAP_HOURS = 168;
 export interface BoundProject {
   id: number;
   name: string;
-}
-
-/** The longest lifetime this portal gives a key (SIMPLEVM_API_KEY_MAX_DAYS), in days. */
-function apiKeyMaxDays(me: Me): number {
-  return me.api_key_max_days ?? FALLBACK_MAX_DAYS;
 }
 
 /** What a user the beta gate excludes sees where the section would be (spec §6): it says so, rather than vanishing. */
@@ -239,8 +232,8 @@ function NewKeyForm({ onCancel, onCreated, projects, project }: {
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<Scope[]>([]);
   const [ownOnly, setOwnOnly] = useState(true);
-  // The choices of 30, 60 and 90 days that the portal's longest lifetime allows, and a date up to it.
-  const maxDays = apiKeyMaxDays(me);
+  // The choices of 30, 60 and 90 days that the portal's longest lifetime (SIMPLEVM_API_KEY_MAX_DAYS) allows, and a date up to it.
+  const maxDays = me.api_key_max_days;
   const dayChoices = EXPIRY_DAYS.filter((d) => d <= maxDays);
   const [expiry, setExpiry] = useState<number | 'date'>(dayChoices.at(-1) ?? 'date');
   const dates = expiryDates(maxDays);

@@ -1,8 +1,55 @@
 // The audit log as a table, shared by the profile (the user's own events) and the superusers'
-// audit page (everyone's): newest first, one page at a time.
+// audit page (everyone's, with who acted): newest first, one page at a time, each event's `detail`
+// (spec §7) in words.
 import type { UseQueryResult } from '@tanstack/react-query';
+import { Fragment, type ReactNode } from 'react';
 import type { AuditEvent, Page } from './api';
 import { Empty, ErrorText, ListPager, LoadError, Loading, formatDate } from './ui';
+
+/** A value of `detail` as text: the API keeps it small and flat (strings, numbers, booleans). */
+const text = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * An event's `detail` in words: what was done (`os_action`, with a reboot's type), the name of what
+ * was made, whom a member change was about and their role, how it was done (the command line), and
+ * for a failure the error code. Keys it does not know are shown as they are, so nothing is hidden.
+ */
+function detailParts(detail: AuditEvent['detail']): ReactNode[] {
+  if (!detail) return [];
+  const { os_action, reboot_type, name, username, role, via, phase, code, ...rest } = detail;
+  const parts: ReactNode[] = [];
+  if (os_action !== undefined) parts.push(reboot_type !== undefined ? `${text(os_action)} (${text(reboot_type)})` : text(os_action));
+  if (name !== undefined) parts.push(`“${text(name)}”`);
+  if (username !== undefined) parts.push(role !== undefined ? `${text(username)} as ${text(role)}` : text(username));
+  else if (role !== undefined) parts.push(`role ${text(role)}`);
+  if (phase !== undefined) parts.push(text(phase));
+  if (via === 'cli') parts.push('by the command line');
+  else if (via !== undefined) parts.push(`via ${text(via)}`);
+  for (const [k, v] of Object.entries(rest)) parts.push(`${k}: ${text(v)}`);
+  if (code !== undefined) {
+    parts.push(
+      <>
+        error <code>{text(code)}</code>
+      </>,
+    );
+  }
+  return parts;
+}
+
+function Detail({ detail }: { detail: AuditEvent['detail'] }) {
+  const parts = detailParts(detail);
+  if (parts.length === 0) return <>—</>;
+  return (
+    <span className="detail">
+      {parts.map((p, i) => (
+        <Fragment key={i}>
+          {i > 0 ? ', ' : null}
+          {p}
+        </Fragment>
+      ))}
+    </span>
+  );
+}
 
 export function AuditLog({ events, page, caption, showActor = false, emptyText }: {
   /** The page of auditPageQuery that the address asks for. */
@@ -31,8 +78,9 @@ export function AuditLog({ events, page, caption, showActor = false, emptyText }
           <thead>
             <tr>
               <th scope="col">When</th>
-              {showActor ? <th scope="col">User</th> : null}
+              {showActor ? <th scope="col">Actor</th> : null}
               <th scope="col">Action</th>
+              <th scope="col">Details</th>
               <th scope="col">Object</th>
               <th scope="col">Key prefix</th>
               <th scope="col">IP address</th>
@@ -46,10 +94,14 @@ export function AuditLog({ events, page, caption, showActor = false, emptyText }
                 <td data-label="When">
                   <time dateTime={e.at}>{formatDate(e.at, { seconds: true })}</time>
                 </td>
-                {showActor ? <td data-label="User">{e.actor ?? <span className="hint">anonymous</span>}</td> : null}
+                {/* No actor: an anonymous leak report, or an administrator at the command line (detail says so). */}
+                {showActor ? <td data-label="Actor">{e.actor ?? <span className="hint">{e.detail?.via === 'cli' ? 'command line' : 'anonymous'}</span>}</td> : null}
                 <th scope="row" data-label="Action">
                   <code>{e.action}</code>
                 </th>
+                <td data-label="Details">
+                  <Detail detail={e.detail} />
+                </td>
                 <td data-label="Object">{e.object_type ? `${e.object_type} ${e.object_id ?? ''}`.trim() : '—'}</td>
                 <td data-label="Key prefix">{e.key_prefix ? <code>{e.key_prefix}</code> : '—'}</td>
                 <td data-label="IP address">{e.ip ?? '—'}</td>

@@ -11,19 +11,15 @@ import type { components, operations } from '../../src/client/schema';
 type Schemas = components['schemas'];
 
 /**
- * The session's user and what the portal tells the pages about itself. Two fields are not in the
- * API's MeResponse yet; the pages read them where present: `cloud` (SIMPLEVM_CLOUD) for the
- * header's "Simulated cloud" mark, shown only when it says so, and `api_key_max_days`
- * (SIMPLEVM_API_KEY_MAX_DAYS) for the key form's expiry, 90 days where it is missing (ApiKeys.tsx).
+ * The session's user and what the portal tells the pages about itself: its cloud (`cloud`, the
+ * header's "Simulated cloud" mark), its key policies and the longest key lifetime (the key form).
  */
-export type Me = operations['me']['responses'][200]['content']['application/json'] & {
-  cloud?: 'simulated' | 'openstack';
-  api_key_max_days?: number;
-};
+export type Me = operations['me']['responses'][200]['content']['application/json'];
 export type OidcInfo = operations['oidcInfo']['responses'][200]['content']['application/json'];
 export type Amounts = Schemas['Project']['quota'];
 export type ProjectSummary = Schemas['ProjectSummary'];
 export type Project = Schemas['Project'];
+export type ProjectMember = Schemas['ProjectMember'];
 export type Flavor = Schemas['Flavor'];
 export type Image = Schemas['Image'];
 export type Vm = Schemas['Vm'];

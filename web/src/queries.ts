@@ -38,6 +38,8 @@ export function projectFilter(projectId: string): ProjectFilter {
 
 export interface AuditFilter {
   action?: string;
+  /** Only the caller's own events, also for a superuser (the profile's list). */
+  mine?: boolean;
 }
 
 /**
@@ -118,6 +120,13 @@ export const projectQuery = (id: number) =>
   queryOptions({
     queryKey: [...keys.projects, 'detail', id] as const,
     queryFn: ({ signal }) => call(client.GET('/api/projects/{id}', { params: { path: { id } }, signal })),
+  });
+
+/** A project's members and their roles (GET …/members/); under keys.projects, so a member write refreshes the project too. */
+export const membersQuery = (id: number) =>
+  queryOptions({
+    queryKey: [...keys.projects, 'members', id] as const,
+    queryFn: ({ signal }) => call(client.GET('/api/projects/{id}/members', { params: { path: { id } }, signal })),
   });
 
 export const imagesQuery = (id: number) =>
@@ -251,7 +260,7 @@ export const sshKeysQuery = queryOptions({
   queryFn: ({ signal }) => call(client.GET('/api/profile/ssh-keys', { signal })),
 });
 
-/** One page of the audit log: a superuser's is everyone's, anyone else's their own. */
+/** One page of the audit log: a superuser's is everyone's (unless `mine`), anyone else's their own. */
 export function auditPageQuery(filter: AuditFilter, page: number) {
   const queryKey = [...keys.audit, 'page', filter, page] as const;
   return queryOptions({
@@ -392,6 +401,47 @@ export function useVolumeDelete() {
     mutationKey: VOLUME_CHANGE,
     mutationFn: ({ id }: { id: string }) => call(client.DELETE('/api/volumes/{openstack_id}', { params: { path: { openstack_id: id } } })),
     onSuccess: (volume) => volumeChanged(queryClient, volume),
+  });
+}
+
+/**
+ * Sets the user's own password; the session goes on (the portal ends the user's other sessions).
+ * It writes `password.change`, which the profile's audit list shows.
+ */
+export function useChangePassword() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    // Its variables hold both passwords: gone from the cache as soon as the form is.
+    gcTime: 0,
+    mutationFn: (body: BodyOf<'changePassword'>) => call(client.POST('/api/auth/password', { body })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: keys.audit }),
+  });
+}
+
+/**
+ * Member writes change the members, the caller's own role when they change their own, and what the
+ * caller reaches when they remove themselves: every project query is read again, and the audit log.
+ */
+function membersChanged(queryClient: QueryClient): Promise<unknown> {
+  return Promise.all([queryClient.invalidateQueries({ queryKey: keys.projects }), queryClient.invalidateQueries({ queryKey: keys.audit })]);
+}
+
+/** Adds a member to a project, or sets an existing member's role. */
+export function useSetMember() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ projectId, ...body }: { projectId: number } & BodyOf<'setProjectMember'>) =>
+      call(client.POST('/api/projects/{id}/members', { params: { path: { id: projectId } }, body })),
+    onSuccess: () => membersChanged(queryClient),
+  });
+}
+
+export function useRemoveMember() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ projectId, username }: { projectId: number; username: string }) =>
+      call(client.DELETE('/api/projects/{id}/members/{username}', { params: { path: { id: projectId, username } } })),
+    onSuccess: () => membersChanged(queryClient),
   });
 }
 

@@ -1,9 +1,11 @@
-// The profile, with the user's SSH keys (spec §9, SshKeys.tsx), the API keys section of spec §6
-// (beta: users the beta gate excludes are told that keys are not available to them yet; the section
-// itself is ApiKeys.tsx, which a project's API Keys tab shows too) and the user's own audit log.
+// The profile, with the password form (ChangePassword.tsx), the user's SSH keys (spec §9,
+// SshKeys.tsx), the API keys section of spec §6 (beta: users the beta gate excludes are told that
+// keys are not available to them yet; the section itself is ApiKeys.tsx, which a project's API Keys
+// tab shows too) and the user's own audit log (?mine=true: a superuser's too, spec §6).
 import { useQuery } from '@tanstack/react-query';
 import { ApiKeys, ApiKeysUnavailable } from '../ApiKeys';
 import { AuditLog } from '../AuditLog';
+import { ChangePassword } from '../ChangePassword';
 import { SshKeys } from '../SshKeys';
 import { auditPageQuery } from '../queries';
 import { useSession } from '../session';
@@ -12,9 +14,10 @@ import { usePageParam, useTitle } from '../ui';
 export function ProfilePage() {
   useTitle('Profile');
   const { me } = useSession();
-  // For a user who is not a superuser the API answers only their own events (and those done to their keys and objects).
+  // Only the user's own events (and those done to their keys and objects), also for a superuser,
+  // whom /admin/audit shows everyone's.
   const page = usePageParam();
-  const events = useQuery(auditPageQuery({}, page));
+  const events = useQuery(auditPageQuery({ mine: true }, page));
   return (
     <>
       <h1>Profile</h1>
@@ -24,7 +27,8 @@ export function ProfilePage() {
         <dt>Role</dt>
         <dd>{me.is_superuser ? 'Superuser' : 'User'}</dd>
       </dl>
-      {/* Key writes refresh the log below too: each writes an audit event (queries.ts). */}
+      {/* Key and password writes refresh the log below too: each writes an audit event (queries.ts). */}
+      <ChangePassword />
       <SshKeys />
       {me.api_keys_enabled ? <ApiKeys /> : <ApiKeysUnavailable />}
       <section className="audit-log" aria-labelledby="audit-log-title">

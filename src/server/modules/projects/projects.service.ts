@@ -7,7 +7,7 @@ import type { AppContext } from '../../context.js';
 import { type Queryable, inTransaction } from '../../db/transaction.js';
 import type { Database } from '../../db/types.js';
 import { AppError, invalid, isUniqueViolation, notFound } from '../../errors.js';
-import { auditedTransaction } from '../audit/audit.service.js';
+import { auditedTransaction, writeAudit } from '../audit/audit.service.js';
 import { listFlavors, listImages } from '../catalog/catalog.repository.js';
 import { resenvTemplateOfImage } from '../resenv/resenv.catalogue.js';
 import { listSnapshots } from '../snapshots/snapshots.repository.js';
@@ -155,14 +155,26 @@ export async function createProject(q: Queryable, p: { name: string; description
   }
 }
 
-/** Makes a user a member or an admin of a project (an existing member's role changes). */
-export async function addProjectMember(q: Queryable, m: { project: number | string; username: string; role: 'admin' | 'member' }) {
+/**
+ * Makes a user a member or an admin of a project (an existing member's role changes). With `via:
+ * 'cli'` (`simplevm project add-member`) it writes `project.member_add` in the same transaction, as
+ * `user set --password-stdin` writes password.change: no actor (the command line's administrator
+ * is no portal user) and `detail` `{username, role, via: "cli"}`; the user sees it in their log.
+ * The first start (bootstrap.ts) records nothing: nobody acted.
+ */
+export async function addProjectMember(q: Queryable, m: { project: number | string; username: string; role: 'admin' | 'member' }, opts: { via?: 'cli' } = {}) {
   return inTransaction(q, async (trx) => {
     const project = await findProjectByIdOrName(trx, String(m.project));
     if (!project) throw notFound(`no project "${m.project}"`);
     const user = await findUserByName(trx, m.username);
     if (!user) throw notFound(`no user "${m.username}"`);
     await upsertMembership(trx, project.id, user.id, m.role);
+    if (opts.via) {
+      await writeAudit(trx, null, null, null, {
+        action: 'project.member_add', objectType: 'project', objectId: String(project.id), projectId: project.id, subjectId: user.id,
+        detail: { username: user.username, role: m.role, via: opts.via },
+      });
+    }
     return { project_id: project.id, project: project.name, username: user.username, role: m.role };
   });
 }
