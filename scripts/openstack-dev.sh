@@ -95,7 +95,7 @@ install_packages() {
 
 db_url() { echo "postgresql+psycopg2://$PG/os_$1"; }
 
-authtoken() { # the [keystone_authtoken] of a service whose user is $1
+authtoken() { # the [keystone_authtoken] of a service whose user is $1 [, seconds a checked token is trusted]
   cat <<EOF
 [keystone_authtoken]
 www_authenticate_uri = $KEYSTONE
@@ -107,9 +107,7 @@ project_name = service
 username = $1
 password = $PASS
 service_token_roles_required = true
-# Every token checked with Keystone, none taken from a cache: a token Keystone has ended (revoked,
-# as tests do to stand for one that expired) is refused at once, as on a cloud whose tokens expire.
-token_cache_time = -1
+token_cache_time = ${2:-300}
 EOF
 }
 
@@ -194,7 +192,7 @@ state_path = $STATE/nova
 use_stderr = true
 [api]
 auth_strategy = keystone
-$(authtoken nova)
+$(authtoken nova 5)
 $(service_auth service_user nova)
 send_service_user_token = true
 $(service_auth placement nova)
