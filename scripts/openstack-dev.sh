@@ -42,7 +42,7 @@ PACKAGES="keystone glance-api placement-api nova-api nova-conductor nova-schedul
 cinder-api cinder-scheduler python3-cinder neutron-common python3-psycopg2 uwsgi-plugin-python3 \
 python3-openstackclient"
 
-# name port command… (a port of 0: no port to wait for). The order is the start order.
+# The services, in the order they start (command_of and port_of say how each runs).
 SERVICES=(keystone glance placement nova-api nova-conductor nova-scheduler neutron nova-compute cinder-api cinder-scheduler cinder-volume)
 
 log() { printf '%s openstack-dev: %s\n' "$(date +%T)" "$*" >&2; }
@@ -482,7 +482,7 @@ start_all() {
   done
   log "services up; setting up the cloud"
   setup_cloud resources
-  nova-manage --config-file "$STATE/etc/nova/nova.conf" cell_v2 discover_hosts >/dev/null
+  nova-manage --config-file "$STATE/etc/nova/nova.conf" cell_v2 discover_hosts >>"$STATE/log/schemas.log" 2>&1
   log "ready; settings in $STATE/openrc (admin: $STATE/openrc-admin)"
   print_env
 }

@@ -501,12 +501,13 @@ describe('simplevm client commands', { timeout: 60_000 }, () => {
         });
       });
     const loginConfig = path.join(tmp.dir, 'tty-login', 'config.json');
-    const [list, missing, badKey, badPage, help, tty, ttyLogin] = await Promise.all([
+    const [list, missing, badKey, badPage, help, commandHelp, tty, ttyLogin] = await Promise.all([
       runCli(['vm', 'list', '--json'], { env }),
       runCli(['vm', 'show', 'no-such-vm'], { env }),
       runCli(['whoami'], { env: { ...env, SIMPLEVM_API_KEY: 'svm_nope' } }),
       runCli(['vm', 'list', '--page', 'x'], { env }),
       runCli(['--help'], { env }),
+      runCli(['vm', 'create', '--help'], { env }),
       onTty(['vm', 'stop', vm.openstack_id, '--wait'], env),
       onTty(['login'], { SIMPLEVM_URL: url, SIMPLEVM_CONFIG: loginConfig }, '(input hidden): ', `${aliceKey}\r`),
     ]);
@@ -520,6 +521,12 @@ describe('simplevm client commands', { timeout: 60_000 }, () => {
     expect(help.stdout).toContain('simplevm user create NAME');
     expect(help.stdout).toContain('simplevm vm create NAME --image IMAGE --flavor FLAVOR [--project P] [--wait]');
     expect(help.stdout).toMatch(/exit status: 0 done, 1 .* 2 usage .* 3 authentication/s);
+    // Each command has its own help: its usage line and the options it takes, no others.
+    expect(commandHelp.code).toBe(0);
+    expect(commandHelp.stdout).toMatch(/^Usage: simplevm vm create NAME --image IMAGE --flavor FLAVOR/);
+    expect(commandHelp.stdout).toMatch(/--image <IMAGE>[\s\S]*--flavor <FLAVOR>[\s\S]*--wait/);
+    expect(commandHelp.stdout).not.toContain('--password-stdin');
+    expect(commandHelp.stdout).not.toContain('--size');
 
     expect(tty.code, tty.output).toBe(0);
     expect(tty.output).toMatch(/\r\u001b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] VM \S+: ACTIVE \(powering-off\)/);
@@ -531,7 +538,7 @@ describe('simplevm client commands', { timeout: 60_000 }, () => {
     expect(ttyLogin.output).toContain(`Logged in to ${url} as ${alice.username} with key svm_${alicePrefix}_…`);
     expect(JSON.parse(fs.readFileSync(loginConfig, 'utf8'))).toEqual({ url, api_key: aliceKey });
     expect(fs.statSync(loginConfig).mode & 0o777).toBe(0o600);
-    printed.push(list.stdout, list.stderr, missing.stderr, badKey.stderr, badPage.stderr, help.stdout, tty.output, ttyLogin.output);
+    printed.push(list.stdout, list.stderr, missing.stderr, badKey.stderr, badPage.stderr, help.stdout, commandHelp.stdout, tty.output, ttyLogin.output);
   });
 
   it('never printed a key: not in tables, JSON, progress, errors or help', () => {
