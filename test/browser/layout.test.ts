@@ -151,6 +151,8 @@ describe('on a phone (390 px)', () => {
 
   it('keeps the header readable: white on the dark bar, the menu open or not', async () => {
     await phone.goto('/vms');
+    // The header is the app's: drawn once the page has learnt who is logged in.
+    await phone.locator('.topbar .brand').waitFor();
     const colours = await phone.evaluate(() => {
       const bar = getComputedStyle(document.querySelector('.topbar')!).backgroundColor;
       const brand = getComputedStyle(document.querySelector('.brand')!).color;
