@@ -101,7 +101,8 @@ export class CloudAdmin {
   async serversTagged(simplevmId: string): Promise<any[]> {
     const { status, data } = await this.call('compute', 'GET', '/servers/detail?all_tenants=1&limit=1000');
     if (status !== 200) throw new Error(`Nova server list: ${status}`);
-    return (data.servers as any[]).filter((s) => s.metadata?.simplevm_id === simplevmId);
+    // A server being deleted can still be listed for a moment, as DELETED (vm_state `deleted`).
+    return (data.servers as any[]).filter((s) => s.metadata?.simplevm_id === simplevmId && s.status !== 'DELETED' && s['OS-EXT-STS:vm_state'] !== 'deleted');
   }
 
   /** Whether nova-compute reports itself up. */
