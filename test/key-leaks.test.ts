@@ -228,11 +228,14 @@ async function scenario(r: Run): Promise<void> {
   await expectStatus(204, send(r, 'delete key', 'DELETE', `/api/keys/${doomed.id}/`, { session: s }));
   await expectStatus(401, send(r, 'deleted key', 'GET', '/api/vms/', { key: doomed.key }));
   await r.db.kysely.updateTable('api_keys').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', expiring.id).execute();
+  await r.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
   await expectStatus(401, send(r, 'expired key', 'GET', '/api/vms/', { key: expiring.key }));
   await expectStatus(401, send(r, 'old key after rotation', 'GET', '/api/vms/', { key: rotation.data.key }));
   await r.db.kysely.updateTable('users').set({ is_active: 0 }).where('id', '=', admin.id).execute();
+  await r.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
   await expectStatus(401, send(r, 'deactivated user', 'GET', '/api/vms/', { key: adminKey.key }));
   await r.db.kysely.updateTable('users').set({ is_active: 1 }).where('id', '=', admin.id).execute();
+  await r.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
 
   // Leak reports: live keys (JSON and form), an already deleted key, garbage.
   await expectStatus(202, send(r, 'report leak (json)', 'POST', '/api/keys/revoke/', { json: { key: leakedJson.key } }));

@@ -317,8 +317,10 @@ describe('authenticating with a key', () => {
     const deactivated = await t.factory.key(other);
     const live = await t.factory.key(user);
     await db().updateTable('api_keys').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', expired.id).execute();
+    await t.ctx.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
     expect((await t.http.delete(`/api/keys/${deleted.id}/`, { as: user.session })).statusCode).toBe(204);
     await db().updateTable('users').set({ is_active: 0 }).where('id', '=', other.id).execute();
+    await t.ctx.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
 
     const flip = (s: string, at: number) => s.slice(0, at) + (s[at] === 'A' ? 'B' : 'A') + s.slice(at + 1);
     // Same prefix and a valid checksum, but another secret: found by prefix, refused by digest.
@@ -360,6 +362,7 @@ describe('authenticating with a key', () => {
     const user = await t.factory.user();
     const k = await t.factory.key(user);
     await db().updateTable('api_keys').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', k.id).execute();
+    await t.ctx.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
     expect((await t.http.get('/api/keys/', { as: user.session })).data).toEqual([]);
   });
 
@@ -368,17 +371,20 @@ describe('authenticating with a key', () => {
     const k = await t.factory.key(user);
     expect((await t.http.get('/api/vms/', { as: { key: k.key } })).statusCode).toBe(200);
     await db().updateTable('users').set({ is_active: 0 }).where('id', '=', user.id).execute();
+    await t.ctx.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
     const off = await t.http.get('/api/vms/', { as: { key: k.key } });
     expect(off.statusCode).toBe(401);
     expect(off.data.code).toBe('not_authenticated');
     expect((await t.http.get('/api/auth/me', { as: { bearer: k.key } })).statusCode).toBe(401);
     await db().updateTable('users').set({ is_active: 1 }).where('id', '=', user.id).execute();
+    await t.ctx.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
     const on = await t.http.get('/api/vms/', { as: { key: k.key } });
     expect(on.statusCode).toBe(200);
     // …unless the key was deleted meanwhile.
     await db().updateTable('users').set({ is_active: 0 }).where('id', '=', user.id).execute();
     await db().updateTable('api_keys').set({ deleted_at: new Date().toISOString() }).where('id', '=', k.id).execute();
     await db().updateTable('users').set({ is_active: 1 }).where('id', '=', user.id).execute();
+    await t.ctx.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
     expect((await t.http.get('/api/vms/', { as: { key: k.key } })).statusCode).toBe(401);
   });
 
@@ -443,6 +449,7 @@ describe('the beta gate (SIMPLEVM_API_KEYS_FOR=superusers)', () => {
     const k = await b.factory.key(admin);
     expect((await b.http.get('/api/vms/', { as: { key: k.key } })).statusCode).toBe(200);
     await db(b).updateTable('users').set({ is_superuser: 0 }).where('id', '=', admin.id).execute();
+    await b.ctx.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
     for (const url of ['/api/vms/', '/api/auth/me']) {
       const res = await b.http.get(url, { as: { key: k.key } });
       expect(res.statusCode, url).toBe(403);
@@ -454,6 +461,7 @@ describe('the beta gate (SIMPLEVM_API_KEYS_FOR=superusers)', () => {
     const again = await createKey(admin, { name: 'k', scopes: ['vm:read'] }, { p: b });
     expect(again.data.code).toBe('api_keys_not_enabled');
     await db(b).updateTable('users').set({ is_superuser: 1 }).where('id', '=', admin.id).execute();
+    await b.ctx.db.settleKeyChanges(); // heard by every instance that keeps keys in memory (PostgreSQL)
     expect((await b.http.get('/api/vms/', { as: { key: k.key } })).statusCode).toBe(200);
   });
 

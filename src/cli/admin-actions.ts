@@ -6,6 +6,7 @@ import { bootstrapIfEmpty } from '../server/bootstrap.js';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { type Db, openDatabase } from '../server/db/index.js';
 import { migrateToLatest } from '../server/db/migrate.js';
+import { keyChangesSettled } from '../server/db/transaction.js';
 import { AppError } from '../server/errors.js';
 import { addProjectMember, createProject } from '../server/modules/projects/projects.service.js';
 import { setUserPassword } from '../server/modules/sessions/sessions.service.js';
@@ -29,13 +30,16 @@ function reported(err: unknown): unknown {
   return new CliError(1, err instanceof Error ? err.message : String(err));
 }
 
-async function withDb<T>(io: Io, fn: (db: Db) => Promise<T>, opts: { migrate?: boolean } = {}): Promise<T> {
+/** `settle`: the command changes users or memberships; it ends once every serving instance has heard so (keyChangesSettled). */
+async function withDb<T>(io: Io, fn: (db: Db) => Promise<T>, opts: { migrate?: boolean; settle?: boolean } = {}): Promise<T> {
   try {
     const config = loadConfig(io.env);
     const db = openDatabase(config.databaseUrl, { pool: 2 });
     try {
       if (opts.migrate !== false) await migrateToLatest(db.kysely);
-      return await fn(db);
+      const result = await fn(db);
+      if (opts.settle) await keyChangesSettled(db);
+      return result;
     } finally {
       await db.destroy();
     }
@@ -112,7 +116,7 @@ export async function userSet(call: Call): Promise<void> {
   const user = await withDb(call.io, (db) => db.kysely.transaction().execute(async (trx) => {
     if (password !== null) await setUserPassword(trx, username, password);
     return setUserFlags(trx, username, flags);
-  }));
+  }), { settle: true });
   out(
     call,
     { username: user.username, is_superuser: user.is_superuser === 1, is_active: user.is_active === 1 },
@@ -143,6 +147,6 @@ export async function projectAddMember(call: Call): Promise<void> {
   const [project, username] = call.args;
   const role = call.opts.admin === true ? 'admin' : 'member';
   // Audited as done at the command line (project.member_add, no actor, detail via: "cli").
-  const r = await withDb(call.io, (db) => addProjectMember(db.kysely, { project, username, role }, { via: 'cli' }));
+  const r = await withDb(call.io, (db) => addProjectMember(db.kysely, { project, username, role }, { via: 'cli' }), { settle: true });
   out(call, r, `${r.username} is ${r.role} of ${r.project}`);
 }

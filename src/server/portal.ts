@@ -40,6 +40,8 @@ export async function createPortal(config: Config, opts: BuildOptions & { db?: D
   await syncCatalog({ db, cloud });
   const ctx = { config, db, cloud } as AppContext;
   const app = await buildApp(ctx, opts);
+  // PostgreSQL: hear other instances' key changes, so that key checks may answer from memory.
+  await db.startKeyFeed(undefined, (msg, err) => app.log.warn({ err }, msg));
   // The simulated first boot reports its setup through the same route as a real VM (spec §10).
   if (cloud instanceof SimulatedProvider) {
     cloud.reportSetupWith(async (id, token, body) => (await app.inject({

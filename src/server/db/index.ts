@@ -6,6 +6,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { isPostgresUrl } from '../config.js';
+import { KeyFeed, type KeyFeedTiming, settleKeyChanges } from './postgres/key-feed.js';
 import { preparedOn } from './postgres/named-statements.js';
 import { memoizeReads } from './read-cache.js';
 import { ImmediateSqliteDialect } from './sqlite/dialect.js';
@@ -22,17 +23,32 @@ export interface Db {
    * read cache then looks once for other processes' commits (SQLite; nothing to do on PostgreSQL).
    */
   requestArrived(): void;
+  /**
+   * PostgreSQL: this instance's feed of key changes once startKeyFeed() ran (a serving portal with
+   * the read cache on), which lets key checks answer from memory; null otherwise.
+   */
+  keyFeed: KeyFeed | null;
+  /** PostgreSQL: listens for key changes and keeps a heartbeat (db/postgres/key-feed.ts); nothing on SQLite. */
+  startKeyFeed(timing?: Partial<KeyFeedTiming>, warn?: (msg: string, err?: unknown) => void): Promise<void>;
+  /**
+   * After a committed change to keys, users or memberships: resolves once every instance that
+   * answers key checks from memory has dropped what the change touched (PostgreSQL); at once on
+   * SQLite, whose read cache sees every commit by itself. Returns the instances that did not answer in time.
+   */
+  settleKeyChanges(): Promise<string[]>;
   destroy(): Promise<void>;
 }
 
 const nothing = () => {};
+const settled = () => Promise.resolve([]);
 
 // PostgreSQL returns bigint counts as strings; ours always fit in a JS number.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
 /**
- * `readCache` (SQLite only; default on): prepared queries marked `memo` answer from memory while the
- * database has had no write since they last ran (see memoizeReads).
+ * `readCache` (default on): on SQLite, prepared queries marked `memo` answer from memory while the
+ * database has had no write since they last ran (see memoizeReads); on PostgreSQL, key checks answer
+ * from memory while the instance hears every key change (startKeyFeed).
  */
 export function openDatabase(url: string, opts: { pool?: number; readCache?: boolean } = {}): Db {
   if (isPostgresUrl(url)) {
@@ -46,7 +62,24 @@ export function openDatabase(url: string, opts: { pool?: number; readCache?: boo
       preparedOn(client);
     });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { kysely, dialect: 'postgres', requestArrived: nothing, destroy: () => kysely.destroy() };
+    const db: Db = {
+      kysely,
+      dialect: 'postgres',
+      requestArrived: nothing,
+      keyFeed: null,
+      async startKeyFeed(timing, warn) {
+        if (db.keyFeed || opts.readCache === false) return;
+        const feed = new KeyFeed(pool, url, timing, warn);
+        await feed.start();
+        db.keyFeed = feed;
+      },
+      settleKeyChanges: () => settleKeyChanges(pool),
+      async destroy() {
+        await db.keyFeed?.close();
+        await kysely.destroy();
+      },
+    };
+    return db;
   }
   if (url !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(url)), { recursive: true });
   const sqlite = new SQLite(url);
@@ -59,5 +92,7 @@ export function openDatabase(url: string, opts: { pool?: number; readCache?: boo
   // transaction into SQLITE_BUSY_SNAPSHOT (see sqlite/dialect.ts).
   const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: statements }) });
   if (opts.readCache ?? true) memoizeReads(kysely, statements.version);
-  return { kysely, dialect: 'sqlite', requestArrived: statements.requestArrived, destroy: () => kysely.destroy() };
+  return {
+    kysely, dialect: 'sqlite', requestArrived: statements.requestArrived, keyFeed: null, startKeyFeed: () => Promise.resolve(), settleKeyChanges: settled, destroy: () => kysely.destroy(),
+  };
 }

@@ -11,6 +11,7 @@ import * as vmAccess from './migrations/202612060002-vm-access.js';
 import * as resenvTickets from './migrations/202612060003-resenv-tickets.js';
 import * as vmSetup from './migrations/202612060004-vm-setup.js';
 import * as auditDetail from './migrations/202612070001-audit-detail.js';
+import * as keyCache from './migrations/202612070002-key-cache.js';
 
 const migrations: Record<string, Migration> = {
   '202611260001-initial': initial,
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '202612060003-resenv-tickets': resenvTickets,
   '202612060004-vm-setup': vmSetup,
   '202612070001-audit-detail': auditDetail,
+  '202612070002-key-cache': keyCache,
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -259,6 +259,21 @@ export interface ApiKeyIpsTable {
   first_seen_at: string;
 }
 
+/** A live portal instance (PostgreSQL; db/postgres/key-feed.ts): its lease in ms by the database's clock. */
+export interface PortalInstancesTable {
+  id: string;
+  lease_until: number;
+  caching: number;
+  started_at: string;
+}
+
+/** An instance's acknowledgement of a barrier: it has heard every key change committed before it. */
+export interface KeyCacheAcksTable {
+  barrier: number;
+  instance_id: string;
+  acked_at: number;
+}
+
 export interface Database {
   audit_events: AuditEventsTable;
   api_key_ips: ApiKeyIpsTable;
@@ -280,6 +295,8 @@ export interface Database {
   cloud_ids: CloudIdsTable;
   oidc_identities: OidcIdentitiesTable;
   ssh_keys: SshKeysTable;
+  portal_instances: PortalInstancesTable;
+  key_cache_acks: KeyCacheAcksTable;
 }
 
 export type User = Selectable<UsersTable>;

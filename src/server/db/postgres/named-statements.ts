@@ -14,10 +14,11 @@ const statementNames = new Map<string, string>();
  * written into it would otherwise grow without end).
  */
 export function preparedOn(client: pg.PoolClient): void {
-  const query = client.query.bind(client) as (config: unknown, values?: unknown) => unknown;
+  const query = client.query.bind(client) as (config: unknown, values?: unknown, ...rest: unknown[]) => unknown;
   const named = new Set<string>();
-  (client as { query: unknown }).query = (config: unknown, values?: unknown) => {
-    if (typeof config !== 'string' || !Array.isArray(values) || !PREPARABLE.test(config)) return query(config, values);
+  // `rest`: the callback pg.Pool's own query() passes.
+  (client as { query: unknown }).query = (config: unknown, values?: unknown, ...rest: unknown[]) => {
+    if (typeof config !== 'string' || !Array.isArray(values) || !PREPARABLE.test(config)) return query(config, values, ...rest);
     let name = statementNames.get(config);
     if (!name) {
       name = `svm_${createHash('sha256').update(config).digest('hex').slice(0, 24)}`;
@@ -25,9 +26,9 @@ export function preparedOn(client: pg.PoolClient): void {
       statementNames.set(config, name);
     }
     if (!named.has(name)) {
-      if (named.size >= MAX_NAMED_PER_CONNECTION) return query(config, values);
+      if (named.size >= MAX_NAMED_PER_CONNECTION) return query(config, values, ...rest);
       named.add(name);
     }
-    return query({ name, text: config, values });
+    return query({ name, text: config, values }, ...rest);
   };
 }

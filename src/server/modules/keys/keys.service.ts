@@ -7,6 +7,7 @@ import { reachOf, apiKeysEnabledFor } from '../../auth/policy.js';
 import type { AppContext } from '../../context.js';
 import { AppError, invalid, notFound } from '../../errors.js';
 import { isProjectReachable } from '../projects/projects.repository.js';
+import { keyChangesSettled } from '../../db/transaction.js';
 import { type KeyRow, deleteKey, findKey, findKeyForAuth, insertKey, listKeys, shortenKey } from './keys.repository.js';
 
 const DAY_MS = 86_400_000;
@@ -110,13 +111,14 @@ export async function createKey(ctx: AppContext, p: Principal, body: KeyCreate):
 }
 
 export async function deleteKeyOf(ctx: AppContext, p: Principal, id: number): Promise<void> {
-  // The row is marked deleted before the response is sent; every instance reads it on each
-  // request (nothing about keys is cached), so no later request can succeed with it.
+  // The row is marked deleted before the response is sent, and every instance that keeps keys in
+  // memory has dropped it (keyChangesSettled): no later request can succeed with it anywhere.
   await ctx.db.kysely.transaction().execute(async (trx) => {
     const key = await findKey(trx, p.user.id, id);
     if (!key || !(await deleteKey(trx, p.user.id, id, new Date().toISOString()))) throw notFound('No such API key.');
     await auditAs(trx, p, { action: 'key.delete', objectType: 'api_key', objectId: String(id), subjectId: p.user.id, keyPrefix: key.prefix, projectId: key.project_id });
   });
+  await keyChangesSettled(ctx.db);
 }
 
 /**
@@ -149,6 +151,7 @@ export async function rotateKey(ctx: AppContext, p: Principal, id: number, overl
     await auditAs(trx, p, { action: 'key.rotate', objectType: 'api_key', objectId: String(created.id), subjectId: p.user.id, keyPrefix: old.prefix, projectId: old.project_id });
     return created;
   });
+  await keyChangesSettled(ctx.db);
   return { ...keyView(row), key: generated.key };
 }
 
@@ -160,7 +163,7 @@ export async function revokeLeakedKey(ctx: AppContext, key: unknown, ip: string)
   if (typeof key !== 'string') return false;
   const prefix = parseKey(key.trim());
   if (prefix === null) return false;
-  return ctx.db.kysely.transaction().execute(async (trx) => {
+  const revoked = await ctx.db.kysely.transaction().execute(async (trx) => {
     const row = await findKeyForAuth(trx, prefix);
     if (!row || !constantTimeEqual(row.digest, digestKey(key.trim()))) return false;
     const now = new Date().toISOString();
@@ -169,4 +172,6 @@ export async function revokeLeakedKey(ctx: AppContext, key: unknown, ip: string)
     await writeAudit(trx, null, row.prefix, ip, { action: 'key.revoke_leaked', objectType: 'api_key', objectId: String(row.id), subjectId: row.user_id, projectId: row.project_id });
     return true;
   });
+  if (revoked) await keyChangesSettled(ctx.db);
+  return revoked;
 }

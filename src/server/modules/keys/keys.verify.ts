@@ -6,6 +6,7 @@ import { apiKeysEnabledFor } from '../../auth/policy.js';
 import type { Principal, Scope } from '../../auth/principal.js';
 import { constantTimeEqual } from '../../auth/tokens.js';
 import type { AppContext } from '../../context.js';
+import type { KeyFeed } from '../../db/postgres/key-feed.js';
 import { AppError } from '../../errors.js';
 import { rememberKeyIp } from '../audit/audit.repository.js';
 import { writeAudit } from '../audit/audit.service.js';
@@ -40,7 +41,70 @@ function scopesOf(json: string): Scope[] {
   return scopes;
 }
 
+type KeyAuthRow = NonNullable<Awaited<ReturnType<typeof findKeyForAuth>>>;
+
+/** Most keys kept in memory on PostgreSQL; past it the oldest kept is dropped. */
+const KEPT_KEYS = 50_000;
+
+/**
+ * Key rows kept in memory on PostgreSQL, by prefix, exact while the instance's key feed holds
+ * (db/postgres/key-feed.ts): a row is kept only if no key change was heard while it was read, and
+ * dropped as soon as a change to its user is heard (or everything, when the feed is lost).
+ * SQLite needs none of this: its read cache (db/read-cache.ts) sees every commit by itself.
+ */
+class KeptKeys {
+  private readonly rows = new Map<string, KeyAuthRow>();
+  private readonly byUser = new Map<number, Set<string>>();
+
+  constructor(private readonly feed: KeyFeed) {
+    feed.onChange((userId) => (userId === null ? this.clear() : this.dropUser(userId)));
+  }
+
+  get(prefix: string): KeyAuthRow | undefined {
+    return this.feed.trusted() ? this.rows.get(prefix) : undefined;
+  }
+
+  /** The key's row from memory, else from the database (and kept, when nothing changed meanwhile). */
+  async read(db: AppContext['db'], prefix: string): Promise<KeyAuthRow | undefined> {
+    const kept = this.get(prefix);
+    if (kept) return kept;
+    const generation = this.feed.generation;
+    const trusted = this.feed.trusted();
+    const row = await findKeyForAuth(db.kysely, prefix);
+    if (row && trusted && this.feed.generation === generation && this.feed.trusted()) this.keep(row);
+    return row;
+  }
+
+  private keep(row: KeyAuthRow): void {
+    if (this.rows.size >= KEPT_KEYS) {
+      const oldest = this.rows.keys().next().value as string;
+      const dropped = this.rows.get(oldest);
+      this.rows.delete(oldest);
+      if (dropped) this.byUser.get(dropped.user_id)?.delete(oldest);
+    }
+    this.rows.set(row.prefix, row);
+    let prefixes = this.byUser.get(row.user_id);
+    if (!prefixes) this.byUser.set(row.user_id, (prefixes = new Set()));
+    prefixes.add(row.prefix);
+  }
+
+  private dropUser(userId: number): void {
+    const prefixes = this.byUser.get(userId);
+    if (!prefixes) return;
+    for (const p of prefixes) this.rows.delete(p);
+    this.byUser.delete(userId);
+  }
+
+  private clear(): void {
+    this.rows.clear();
+    this.byUser.clear();
+  }
+}
+
 export class KeyVerifier {
+  /** PostgreSQL with a key feed: verified keys kept in memory. */
+  private kept: KeptKeys | null = null;
+  private keptFeed: KeyFeed | null = null;
   /** When this instance last wrote `last_used_at` for each key: at most one write a minute. */
   private readonly lastTouched = new Map<number, number>();
   /** Addresses already known for a key on this instance; a new one is recorded once (`key.new_ip`). */
@@ -52,7 +116,7 @@ export class KeyVerifier {
   async verify(key: string, ip: string): Promise<Principal> {
     const prefix = parseKey(key);
     if (prefix === null) throw badKey();
-    const row = await findKeyForAuth(this.ctx.db.kysely, prefix);
+    const row = await this.readKey(prefix);
     const now = Date.now();
     const nowIso = isoOf(now);
     if (!row || !constantTimeEqual(row.digest, digestKey(key)) || row.expires_at <= nowIso || row.is_active !== 1) throw badKey();
@@ -77,6 +141,17 @@ export class KeyVerifier {
       csrfToken: null,
       ip,
     };
+  }
+
+  private readKey(prefix: string): Promise<KeyAuthRow | undefined> {
+    const feed = this.ctx.db.keyFeed;
+    if (!feed) return findKeyForAuth(this.ctx.db.kysely, prefix);
+    // The feed starts after the routes are built: the keeper is made on first use.
+    if (this.keptFeed !== feed) {
+      this.kept = new KeptKeys(feed);
+      this.keptFeed = feed;
+    }
+    return (this.kept as KeptKeys).read(this.ctx.db, prefix);
   }
 
   private noteAddress(keyId: number, prefix: string, projectId: number | null, user: { id: number; username: string }, ip: string): Promise<void> | undefined {

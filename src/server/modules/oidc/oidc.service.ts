@@ -9,6 +9,7 @@ import { constantTimeEqual, randomToken } from '../../auth/tokens.js';
 import type { OidcConfig } from '../../config.js';
 import type { AppContext } from '../../context.js';
 import { AppError, isUniqueViolation } from '../../errors.js';
+import { keyChangesSettled } from '../../db/transaction.js';
 import { writeAudit } from '../audit/audit.service.js';
 import { type LoginResult, startSession } from '../sessions/sessions.service.js';
 import { findSessionIdToken } from '../sessions/sessions.repository.js';
@@ -244,7 +245,7 @@ async function provisionUser(ctx: AppContext, oidc: OidcConfig, issuer: string, 
   for (let attempt = 0; ; attempt++) {
     const now = new Date().toISOString();
     try {
-      return await db.transaction().execute(async (trx) => {
+      const user = await db.transaction().execute(async (trx) => {
         const known = await findIdentity(trx, issuer, subject);
         if (known) {
           await updateUserFromProvider(trx, known.user_id, { email, isSuperuser: superuser });
@@ -268,6 +269,9 @@ async function provisionUser(ctx: AppContext, oidc: OidcConfig, issuer: string, 
         await insertIdentity(trx, { issuer, subject, userId: user.id, at: now });
         return user;
       });
+      // The provider may have made the user a superuser or taken it away: their keys answer so everywhere now.
+      if (superuser !== undefined) await keyChangesSettled(ctx.db);
+      return user;
     } catch (err) {
       // Two first logins at once (same identity, or the same free name): the next try sees the winner.
       if (err instanceof PasswordNeeded) {

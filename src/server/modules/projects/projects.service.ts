@@ -4,7 +4,7 @@ import type { Transaction } from 'kysely';
 import { mayManageMembers, reachOf } from '../../auth/policy.js';
 import type { Principal } from '../../auth/principal.js';
 import type { AppContext } from '../../context.js';
-import { type Queryable, inTransaction } from '../../db/transaction.js';
+import { type Queryable, inTransaction, keyChangesSettled } from '../../db/transaction.js';
 import type { Database } from '../../db/types.js';
 import { AppError, invalid, isUniqueViolation, notFound } from '../../errors.js';
 import { auditedTransaction, writeAudit } from '../audit/audit.service.js';
@@ -103,7 +103,7 @@ export async function setProjectMember(
   ctx: AppContext, p: Principal, id: number, m: { username: string; role: ProjectRole },
 ): Promise<{ member: { username: string; role: ProjectRole }; added: boolean }> {
   const event = { action: 'project.member_add' as const, objectType: 'project', objectId: String(id), projectId: id, detail: { username: m.username, role: m.role } };
-  return auditedTransaction(ctx, p, event, async (trx, e) => {
+  const result = await auditedTransaction(ctx, p, event, async (trx, e) => {
     await projectToManage(ctx, trx, p, id);
     const user = await findUserByName(trx, m.username);
     if (!user) throw invalid('username', `There is no user "${m.username}".`);
@@ -114,6 +114,8 @@ export async function setProjectMember(
     await upsertMembership(trx, id, user.id, m.role);
     return { member: { username: user.username, role: m.role }, added: was === undefined };
   });
+  await keyChangesSettled(ctx.db);
+  return result;
 }
 
 /**
@@ -133,6 +135,7 @@ export async function removeProjectMember(ctx: AppContext, p: Principal, id: num
     if (role === 'admin') await assertNotLastAdmin(trx, id, user.username);
     await deleteMembership(trx, id, user.id);
   });
+  await keyChangesSettled(ctx.db);
 }
 
 // Making projects and their members: the command line (`simplevm project create|add-member`), the
