@@ -1,5 +1,6 @@
 // SQL for the audit log.
 import type { Kysely, Transaction } from 'kysely';
+import { boundedCount, countBoundOf, countOfPage } from '../../db/paging.js';
 import type { AuditEventsTable, Database } from '../../db/types.js';
 import type { Insertable } from 'kysely';
 
@@ -26,15 +27,23 @@ function visible(q: Q, v: AuditVisibility, action: string | undefined) {
 }
 
 export async function listAuditEvents(q: Q, v: AuditVisibility, action: string | undefined, page: number, pageSize: number) {
-  const c = await visible(q, v, action).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const bound = countBoundOf(page, pageSize);
   const rows = await visible(q, v, action)
     .select(['at', 'actor', 'key_prefix', 'action', 'object_type', 'object_id', 'ip', 'outcome', 'detail'])
+    .select(boundedCount(q, visible(q, v, action), bound).as('total'))
     .orderBy('id', 'desc')
     .limit(pageSize)
     .offset((page - 1) * pageSize)
     .execute();
+  const count = await countOfPage(rows, page, pageSize, async () => Number((await boundedCount(q, visible(q, v, action), bound).executeTakeFirstOrThrow()).n));
   // Stored as JSON text (the same column type on both databases), answered as an object.
-  return { count: Number(c.n), rows: rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) })) };
+  return {
+    count,
+    rows: rows.map((r) => ({
+      at: r.at, actor: r.actor, key_prefix: r.key_prefix, action: r.action, object_type: r.object_type, object_id: r.object_id, ip: r.ip, outcome: r.outcome,
+      detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
+    })),
+  };
 }
 
 /** Records that a key was used from an address; true when the address is new for the key. */

@@ -1,8 +1,8 @@
 // SQL for VMs. The caller's reach is part of every query (STYLE §3).
-import { type Insertable, type Kysely, PostgresAdapter, type SqlBool, type Transaction, sql } from 'kysely';
+import { type Insertable, type Kysely, PostgresAdapter, type RawBuilder, type SqlBool, type Transaction, sql } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
 import type { Dialect } from '../../db/index.js';
-import { totalFromPage } from '../../db/paging.js';
+import { boundedCount, countBoundOf, countOfPage } from '../../db/paging.js';
 import { preparedShapes } from '../../db/prepared.js';
 import { memoizedRead } from '../../db/read-cache.js';
 import { type ReachShape, objectReach, reachShape, reachWith } from '../../db/reach.js';
@@ -86,13 +86,35 @@ function listFrom(q: Q, shape: ListShape, ...[userId, reachProject, projectId, s
   return filtered(q, reachWith(shape, userId, reachProject), f, shape.text ? pattern : null);
 }
 
-const countVms = preparedShapes((q: Q, shape: ListShape, ...args: ListArgs) =>
-  listFrom(q, shape, ...args).select((eb) => eb.fn.countAll<number>().as('n')));
+/** The list's matches counted up to `bound` (db/paging.ts). */
+function countedUpTo(q: Q, shape: ListShape, listArgs: ListArgs, bound: number) {
+  return boundedCount(q, listFrom(q, shape, ...listArgs), bound);
+}
 
-const pageOfVms = preparedShapes((q: Q, shape: ListShape, ...args: [...ListArgs, limit: number, offset: number]) => {
-  const [limit, offset] = args.slice(LIST_ARGS) as [number, number];
-  return listFrom(q, shape, ...(args.slice(0, LIST_ARGS) as ListArgs))
+const countVms = preparedShapes((q: Q, shape: ListShape, ...args: [...ListArgs, bound: number]) =>
+  countedUpTo(q, shape, args.slice(0, LIST_ARGS) as ListArgs, args[LIST_ARGS] as number));
+
+/**
+ * The ids of the volumes attached to the row's VM, sorted, as one value of the row: a JSON array
+ * (parsed by pg on PostgreSQL, text on SQLite; idsOf reads both). One statement for a VM or a page
+ * of them with their volumes, rather than a second round trip.
+ */
+function attachedIds(q: Q): RawBuilder<string[] | string> {
+  return q.getExecutor().adapter instanceof PostgresAdapter
+    ? sql<string[]>`coalesce((select json_agg(av.openstack_id order by av.openstack_id) from volumes av where av.attached_to = vms.openstack_id), '[]'::json)`
+    : sql<string>`(select json_group_array(openstack_id) from (select av.openstack_id from volumes av where av.attached_to = vms.openstack_id order by av.openstack_id))`;
+}
+
+const idsOf = (value: string[] | string): string[] => (typeof value === 'string' ? (JSON.parse(value) as string[]) : value);
+
+/** A page of VMs with their volumes and the list's bounded count (db/paging.ts), in one statement. */
+const pageOfVms = preparedShapes((q: Q, shape: ListShape, ...args: [...ListArgs, limit: number, offset: number, bound: number]) => {
+  const [limit, offset, bound] = args.slice(LIST_ARGS) as [number, number, number];
+  const listArgs = args.slice(0, LIST_ARGS) as ListArgs;
+  return listFrom(q, shape, ...listArgs)
     .select(VM_SELECTION)
+    .select(attachedIds(q).as('volume_ids'))
+    .select(countedUpTo(q, shape, listArgs, bound).as('total'))
     .orderBy('vms.created_at', 'desc')
     .orderBy('vms.openstack_id')
     .limit(limit)
@@ -102,16 +124,17 @@ const pageOfVms = preparedShapes((q: Q, shape: ListShape, ...args: [...ListArgs,
 /** A filter given as an empty string filters nothing (as SimpleVM's django-filter does with `?owner=`). */
 const given = (value: string | undefined): value is string => value !== undefined && value !== '';
 
-export async function listVms(q: Q, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; rows: VmRow[] }> {
+export async function listVms(q: Q, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; rows: VmViewRow[] }> {
   const shape: ListShape = {
     ...reachShape(reach), project: f.projectId !== undefined, status: f.status !== undefined, text: given(f.text), owner: given(f.owner), id: given(f.openstackId),
   };
   const pattern = given(f.text) ? `%${f.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : '';
   const args: ListArgs = [reach.userId, reach.projectId ?? 0, f.projectId ?? 0, f.status ?? '', pattern, f.owner ?? '', f.openstackId ?? ''];
-  // Counting apart is cheaper than a window count, which makes SQLite gather and sort every row;
-  // and it is needed only when the page is full (or past the end).
-  const { rows } = await pageOfVms(q, shape, ...args, pageSize, (page - 1) * pageSize);
-  const count = totalFromPage(rows.length, page, pageSize) ?? Number((await countVms(q, shape, ...args)).rows[0]?.n ?? 0);
+  // The page, its volumes and the bounded count come in one statement; only a page past the end
+  // (no row to carry the count) counts apart. A window count would make SQLite gather and sort every row.
+  const bound = countBoundOf(page, pageSize);
+  const { rows } = await pageOfVms(q, shape, ...args, pageSize, (page - 1) * pageSize, bound);
+  const count = await countOfPage(rows, page, pageSize, async () => Number((await countVms(q, shape, ...args, bound)).rows[0]?.n ?? 0));
   return { count, rows };
 }
 
@@ -135,20 +158,12 @@ export async function findVm(q: Q, reach: Reach, id: string, lockFor?: Dialect):
   return (await vmById(q, shape, reach.userId, reach.projectId ?? 0, id)).rows[0];
 }
 
+/** A VM within reach with its volumes, in one statement (for showing it). */
+const vmViewById = preparedShapes((q: Q, shape: ReachShape, userId: number, reachProject: number, id: string) =>
+  reachable(q, reachWith(shape, userId, reachProject)).select(VM_SELECTION).select(attachedIds(q).as('volume_ids')).where('vms.openstack_id', '=', id));
+
 export async function isVmReachable(q: Q, reach: Reach, id: string): Promise<boolean> {
   return (await findVm(q, reach, id)) !== undefined;
-}
-
-/** The volumes attached to `ids` VMs: one compiled query per number of VMs asked about. */
-const volumesOf = preparedShapes((q: Q, shape: { readonly ids: number }, ...ids: string[]) =>
-  q.selectFrom('volumes').select(['openstack_id', 'attached_to']).where('attached_to', 'in', ids.slice(0, shape.ids)).orderBy('openstack_id'));
-
-export async function attachedVolumes(q: Q, vmIds: string[]): Promise<Map<string, string[]>> {
-  const map = new Map<string, string[]>();
-  if (vmIds.length === 0) return map;
-  const rows = (await volumesOf(q, { ids: vmIds.length }, ...vmIds)).rows;
-  for (const r of rows) if (r.attached_to) map.set(r.attached_to, [...(map.get(r.attached_to) ?? []), r.openstack_id]);
-  return map;
 }
 
 /**
@@ -182,13 +197,15 @@ export interface VmView {
 /** The login user when the image names none (SimpleVM's images are Ubuntu). */
 export const DEFAULT_LOGIN_USER = 'ubuntu';
 
-async function withVolumes(q: Q, rows: VmRow[]): Promise<VmView[]> {
-  const volumes = await attachedVolumes(q, rows.map((r) => r.openstack_id));
+/** A VM row with its attached volumes' ids (attachedIds). */
+type VmViewRow = VmRow & { volume_ids: string[] | string };
+
+function viewsOf(rows: VmViewRow[]): VmView[] {
   // Written out (not `...rest`): one object shape for every VM, which keeps serializing a page fast.
   return rows.map((vm) => ({
     openstack_id: vm.openstack_id, name: vm.name, project_id: vm.project_id, owner: vm.owner, image_name: vm.image_name,
     flavor_name: vm.flavor_name, status: vm.status, task_state: vm.task_state, fixed_ip: vm.fixed_ip, fault: vm.fault,
-    volumes: volumes.get(vm.openstack_id) ?? [], ssh_keys: JSON.parse(vm.ssh_keys) as string[],
+    volumes: idsOf(vm.volume_ids), ssh_keys: JSON.parse(vm.ssh_keys) as string[],
     research_environment: vm.resenv_template, resenv_user_path: vm.resenv_user_path, login_user: vm.default_user ?? DEFAULT_LOGIN_USER,
     conda_packages: JSON.parse(vm.conda_packages) as VmView['conda_packages'],
     setup_record: { setup_state: vm.setup_state, setup_updated_at: vm.setup_updated_at, setup_exit_code: vm.setup_exit_code, active_at: vm.active_at },
@@ -208,12 +225,13 @@ const vmPage = memoizedRead(async (
 ) => {
   const filters: VmFilters = { projectId: projectId ?? undefined, status: status ?? undefined, text: text ?? undefined, owner: owner ?? undefined, openstackId: openstackId ?? undefined };
   const { count, rows } = await listVms(q, reachOfArgs(userId, superuser, ownOnly, reachProject), filters, page, pageSize);
-  return { count, results: await withVolumes(q, rows) };
+  return { count, results: viewsOf(rows) };
 });
 
 const vmView = memoizedRead(async (q, userId: number, superuser: number, ownOnly: number, reachProject: number | null, id: string) => {
-  const vm = await findVm(q, reachOfArgs(userId, superuser, ownOnly, reachProject), id);
-  return vm ? (await withVolumes(q, [vm]))[0] : null;
+  const reach = reachOfArgs(userId, superuser, ownOnly, reachProject);
+  const row = (await vmViewById(q, reachShape(reach), userId, reachProject ?? 0, id)).rows[0];
+  return row ? viewsOf([row])[0] : null;
 });
 
 export function listVmViews(q: Kysely<Database>, reach: Reach, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmView[] }> {

@@ -2,7 +2,7 @@
 import { type Kysely, type Transaction } from 'kysely';
 import type { Reach } from '../../auth/policy.js';
 import type { Dialect } from '../../db/index.js';
-import { totalFromPage } from '../../db/paging.js';
+import { boundedCount, countBoundOf, countOfPage } from '../../db/paging.js';
 import { objectReach } from '../../db/reach.js';
 import type { Database, Volume } from '../../db/types.js';
 
@@ -32,16 +32,18 @@ function filtered(q: Q, reach: Reach, f: VolumeFilters) {
 }
 
 export async function listVolumes(q: Q, reach: Reach, f: VolumeFilters, page: number, pageSize: number): Promise<{ count: number; rows: VolumeRow[] }> {
+  const bound = countBoundOf(page, pageSize);
   const rows = await filtered(q, reach, f)
     .select([...VOLUME_COLUMNS, 'owner.username as owner'])
+    .select(boundedCount(q, filtered(q, reach, f), bound).as('total'))
     .orderBy('volumes.created_at', 'desc')
     .orderBy('volumes.openstack_id')
     .limit(pageSize)
     .offset((page - 1) * pageSize)
     .execute();
-  const count = totalFromPage(rows.length, page, pageSize)
-    ?? Number((await filtered(q, reach, f).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-  return { count, rows };
+  const count = await countOfPage(rows, page, pageSize, async () => Number((await boundedCount(q, filtered(q, reach, f), bound).executeTakeFirstOrThrow()).n));
+  // Written out: the count is the list's, not the volume's.
+  return { count, rows: rows.map(({ total: _total, ...volume }) => volume) };
 }
 
 /** A volume within reach; `lockFor: 'postgres'` locks its row for the transaction (see findVm). */
