@@ -8,6 +8,7 @@ import pg from 'pg';
 import { isPostgresUrl } from '../config.js';
 import { KeyFeed, type KeyFeedTiming, settleKeyChanges } from './postgres/key-feed.js';
 import { preparedOn } from './postgres/named-statements.js';
+import { snapshotVersion } from './postgres/snapshot-version.js';
 import { memoizeReads } from './read-cache.js';
 import { ImmediateSqliteDialect } from './sqlite/dialect.js';
 import { withStatementCache } from './sqlite/statements.js';
@@ -46,9 +47,10 @@ const settled = () => Promise.resolve([]);
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
 /**
- * `readCache` (default on): on SQLite, prepared queries marked `memo` answer from memory while the
- * database has had no write since they last ran (see memoizeReads); on PostgreSQL, key checks answer
- * from memory while the instance hears every key change (startKeyFeed).
+ * `readCache` (default on): prepared queries marked `memo` answer from memory while the database has
+ * had no write since they last ran (see memoizeReads: SQLite's version is read from its files,
+ * PostgreSQL's is its current snapshot, one small round trip); on PostgreSQL, key checks also answer
+ * from memory, without a round trip, while the instance hears every key change (startKeyFeed).
  */
 export function openDatabase(url: string, opts: { pool?: number; readCache?: boolean } = {}): Db {
   if (isPostgresUrl(url)) {
@@ -62,6 +64,7 @@ export function openDatabase(url: string, opts: { pool?: number; readCache?: boo
       preparedOn(client);
     });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    if (opts.readCache ?? true) memoizeReads(kysely, snapshotVersion(pool));
     const db: Db = {
       kysely,
       dialect: 'postgres',
