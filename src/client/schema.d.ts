@@ -3549,7 +3549,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description Items in all pages. */
+                        /** @description Items in all pages: exact while at most 10,000 match from this page's first on; beyond that, this page's offset + 10,000 (a lower bound, and `next` still leads on). */
                         count: number;
                         /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         next: string | null;
@@ -3795,7 +3795,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description Items in all pages. */
+                        /** @description Items in all pages: exact while at most 10,000 match from this page's first on; beyond that, this page's offset + 10,000 (a lower bound, and `next` still leads on). */
                         count: number;
                         /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         next: string | null;
@@ -4395,7 +4395,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description Items in all pages. */
+                        /** @description Items in all pages: exact while at most 10,000 match from this page's first on; beyond that, this page's offset + 10,000 (a lower bound, and `next` still leads on). */
                         count: number;
                         /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         next: string | null;
@@ -4604,7 +4604,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description Items in all pages. */
+                        /** @description Items in all pages: exact while at most 10,000 match from this page's first on; beyond that, this page's offset + 10,000 (a lower bound, and `next` still leads on). */
                         count: number;
                         /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         next: string | null;
@@ -5206,7 +5206,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description Items in all pages. */
+                        /** @description Items in all pages: exact while at most 10,000 match from this page's first on; beyond that, this page's offset + 10,000 (a lower bound, and `next` still leads on). */
                         count: number;
                         /** @description The next page, or null. A path with its query (`/api/vms/?page=2&page_size=50`), to resolve against the portal's address; an absolute URL on the portal's public address when it has one (SIMPLEVM_PUBLIC_URL). */
                         next: string | null;

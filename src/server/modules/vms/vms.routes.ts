@@ -5,11 +5,15 @@ import { errorResponses, invalid } from '../../errors.js';
 import { getWithAlias } from '../aliases.js';
 import { isProjectReachable } from '../projects/projects.repository.js';
 import { projectFieldReach, objectParamReach } from '../reach.hooks.js';
-import { OpenstackIdParams, pageOf } from '../shared.schemas.js';
+import { OpenstackIdParams, pageJson, pageOf } from '../shared.schemas.js';
 import { isVmReachable } from './vms.repository.js';
 import { VmActionBody, VmCreateBody, VmListQuery, VmOut, VmPage, VmSetup, VmSetupReportBody } from './vms.schemas.js';
 import { reportSetup, setupLogOf } from './vms.setup.js';
 import { changeVm, createVm, getVm, listVmsFor } from './vms.service.js';
+
+/** A VM in a list page: the item schema pageJson serializes each page's results with. */
+const VM_REF = Type.Ref('Vm');
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 const asList = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -39,13 +43,13 @@ export function vmsRoutes(app: App, ctx: AppContext): void {
   getWithAlias(app, '/vms', { url: '/vms/by-api-key', operationId: 'listVmsByApiKey' }, {
     config: { auth: 'any', scope: 'vm:read', reach: projectFieldReach(isProjectReachable, ctx, 'query', 'project_id') },
     schema: { operationId: 'listVms', tags: ['vms'], summary: 'VMs the caller may see, newest first.', querystring: VmListQuery, response: { 200: VmPage, ...errorResponses } },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const q = request.query;
       const page = q.page ?? 1;
       const pageSize = q.page_size ?? 50;
       const filters = { projectId: q.project_id, status: q.status, text: q.text, owner: q.owner, openstackId: q.openstack_id };
       const { count, results } = await listVmsFor(ctx, principalOf(request), filters, page, pageSize);
-      return pageOf(ctx.config, request, results, count, page, pageSize);
+      return reply.type(JSON_TYPE).send(pageJson(reply, VM_REF, pageOf(ctx.config, request, results, count, page, pageSize)));
     },
   });
 

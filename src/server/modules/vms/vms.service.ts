@@ -15,7 +15,7 @@ import { assertWithinQuota } from '../projects/projects.quota.js';
 import { isActiveSnapshotImage } from '../snapshots/snapshots.repository.js';
 import { findResenvTemplate } from '../resenv/resenv.catalogue.js';
 import { publicKeysOfUsers } from '../ssh-keys/ssh-keys.repository.js';
-import { type VmOutView, withAccess } from './vms.access.js';
+import { type VmOutView, withAccessAll, withAccessKept } from './vms.access.js';
 import {
   DEFAULT_LOGIN_USER, type VmFilters, findVm, findVmView, imageLoginUser, insertVm, keyHolders, listVmViews, reserveLaunchVolumes, setVmState,
 } from './vms.repository.js';
@@ -26,13 +26,13 @@ import { type CondaPackage, type LaunchVolume, buildUserData, hasSetup } from '.
 
 export async function listVmsFor(ctx: AppContext, p: Principal, f: VmFilters, page: number, pageSize: number): Promise<{ count: number; results: VmOutView[] }> {
   const { count, results } = await listVmViews(ctx.db.kysely, reachOf(p), f, page, pageSize);
-  return { count, results: results.map((vm) => withAccess(ctx.config, vm)) };
+  return { count, results: withAccessAll(ctx.config, results) };
 }
 
 export async function getVm(ctx: AppContext, p: Principal, id: string): Promise<VmOutView> {
   const vm = isPlausibleId(id) ? await findVmView(ctx.db.kysely, reachOf(p), id) : null;
   if (!vm) throw notFound('No such VM.');
-  return withAccess(ctx.config, vm);
+  return withAccessKept(ctx.config, vm);
 }
 
 export interface VmCreate {

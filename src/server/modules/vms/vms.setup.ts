@@ -34,9 +34,13 @@ export const setupTokenDigest = sha256Hex;
 export function setupOf(config: Pick<Config, 'setupTimeoutS'>, vm: SetupRecord, now = Date.now()): SetupView | null {
   const state = vm.setup_state as SetupView['state'] | null;
   if (state === null) return null;
-  const waiting = state === 'pending' || state === 'running';
-  const overdue = waiting && vm.active_at !== null && now - Date.parse(vm.active_at) > config.setupTimeoutS * 1000;
-  return { state: overdue ? 'unknown' : state, updated_at: vm.setup_updated_at, exit_code: vm.setup_exit_code };
+  return { state: now >= setupOverdueAt(config, vm) ? 'unknown' : state, updated_at: vm.setup_updated_at, exit_code: vm.setup_exit_code };
+}
+
+/** When the setup's view turns `unknown` for want of a report (Infinity: it never will as it stands). */
+export function setupOverdueAt(config: Pick<Config, 'setupTimeoutS'>, vm: SetupRecord): number {
+  const waiting = vm.setup_state === 'pending' || vm.setup_state === 'running';
+  return waiting && vm.active_at !== null ? Date.parse(vm.active_at) + config.setupTimeoutS * 1000 + 1 : Number.POSITIVE_INFINITY;
 }
 
 /** Which phase may follow which: each is taken once, and nothing after the end. */
