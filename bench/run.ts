@@ -382,8 +382,8 @@ async function main(): Promise<void> {
 
     const sqlite = dialect === 'sqlite';
     const rows = [
-      { id: 'R1', what: 'GET /api/vms/{id}/ with X-API-KEY ÷ GET /healthz (req/s)', value: r1, unit: '', target: sqlite ? 0.6 : 0.4, cmp: '>=' },
-      { id: 'L1', what: 'p99 of GET /api/vms/?page_size=50, own-objects key, 32 connections', value: l1, unit: 'ms', target: 10, cmp: '<=' },
+      { id: 'R1', what: 'GET /api/vms/{id}/ with X-API-KEY ÷ GET /healthz (req/s)', value: r1, unit: '', target: sqlite ? 0.6 : 0.5, cmp: '>=' },
+      { id: 'L1', what: 'p99 of GET /api/vms/?page_size=50, own-objects key, 32 connections', value: l1, unit: 'ms', target: sqlite ? 10 : 15, cmp: '<=' },
       { id: 'V1', what: 'median key verification in-process, valid key (read cache on, as served)', value: v1.valid, unit: 'µs', target: 20, cmp: '<=' },
       { id: 'V1d', what: 'median key verification, valid key, read cache off (database read each time)', value: v1.validUncached, unit: 'µs', target: sqlite ? 20 : null, cmp: sqlite ? '<=' : '' },
       { id: 'V1b', what: 'median key verification, bad checksum', value: v1.badChecksum, unit: 'µs', target: null, cmp: '' },

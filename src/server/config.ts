@@ -22,7 +22,7 @@ export interface Config {
   authFailLimit: number;
   redisUrl: string | null;
   dbPool: number;
-  /** SQLite: answer the hot reads from memory while the database is unchanged (SIMPLEVM_READ_CACHE). */
+  /** Answer the hot reads from memory while the database is unchanged; on PostgreSQL keep verified keys in memory (SIMPLEVM_READ_CACHE). */
   readCache: boolean;
   logLevel: string;
   /** How often the transition worker looks for due work, in ms. */
@@ -193,7 +193,7 @@ export const Environment = Type.Object({
   SIMPLEVM_SETUP_TIMEOUT_S: Whole(60, 7 * 86_400, 3600, 'How long after a VM is ACTIVE its first-boot setup may take to report before it shows as unknown, in seconds'),
   SIMPLEVM_CONDA_CATALOGUE: Text({ description: 'A JSON file of conda packages ([{"name", "versions", "channel"}]) that replaces the shipped bioconda catalogue of GET /api/conda/packages/' }),
   SIMPLEVM_DB_POOL: Whole(1, 1000, 10, 'PostgreSQL connections per instance'),
-  SIMPLEVM_READ_CACHE: Flag(true, 'SQLite: answer the hot reads (key checks, VM show and list) from memory while the database is unchanged'),
+  SIMPLEVM_READ_CACHE: Flag(true, 'answer the hot reads (key checks, VM show and list) from memory while the database is unchanged, and on PostgreSQL keep verified keys in memory'),
   SIMPLEVM_LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', { description: 'The least severe log level written' }),
   SIMPLEVM_SESSION_HOURS: Whole(1, 24 * 90, 12, 'How long a web session lasts, in hours'),
   SIMPLEVM_WORKER_POLL_MS: Whole(5, 60_000, 100, 'How often the transition worker looks for due work, in ms'),

@@ -109,7 +109,8 @@ export class KeyFeed {
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => {});
-    await this.rowWrites;
+    // A heartbeat stuck on a dead connection must not hold the shutdown up.
+    await Promise.race([this.rowWrites, new Promise((r) => setTimeout(r, 2000).unref())]);
     // Gone: no revocation waits for this instance any more.
     await this.pool.query('delete from portal_instances where id = $1', [this.instanceId]).catch(() => {});
   }
@@ -123,7 +124,6 @@ export class KeyFeed {
     });
     try {
       await client.connect();
-      await client.query(`listen ${KEY_CHANNEL}`);
     } catch (err) {
       client.end().catch(() => {});
       throw err;
@@ -132,7 +132,16 @@ export class KeyFeed {
       await client.end().catch(() => {});
       return;
     }
+    // Heard from the moment LISTEN takes effect (a barrier then is acknowledged, though nothing is
+    // kept yet): a revocation that sees this instance's row say `caching` must not wait for nothing.
     this.client = client;
+    try {
+      await client.query(`listen ${KEY_CHANNEL}`);
+    } catch (err) {
+      if (this.client === client) this.client = null;
+      client.end().catch(() => {});
+      throw err;
+    }
     this.listening = true;
     // Anything read before this moment was read while not listening: none of it may be kept.
     this.generation++;
