@@ -56,7 +56,7 @@ class KeptKeys {
   private readonly rows = new Map<string, KeyAuthRow>();
   private readonly byUser = new Map<number, Set<string>>();
 
-  constructor(private readonly feed: KeyFeed) {
+  constructor(readonly feed: KeyFeed) {
     feed.onChange((userId) => (userId === null ? this.clear() : this.dropUser(userId)));
   }
 
@@ -104,7 +104,6 @@ class KeptKeys {
 export class KeyVerifier {
   /** PostgreSQL with a key feed: verified keys kept in memory. */
   private kept: KeptKeys | null = null;
-  private keptFeed: KeyFeed | null = null;
   /** When this instance last wrote `last_used_at` for each key: at most one write a minute. */
   private readonly lastTouched = new Map<number, number>();
   /** Addresses already known for a key on this instance; a new one is recorded once (`key.new_ip`). */
@@ -147,11 +146,8 @@ export class KeyVerifier {
     const feed = this.ctx.db.keyFeed;
     if (!feed) return findKeyForAuth(this.ctx.db.kysely, prefix);
     // The feed starts after the routes are built: the keeper is made on first use.
-    if (this.keptFeed !== feed) {
-      this.kept = new KeptKeys(feed);
-      this.keptFeed = feed;
-    }
-    return (this.kept as KeptKeys).read(this.ctx.db, prefix);
+    if (this.kept?.feed !== feed) this.kept = new KeptKeys(feed);
+    return this.kept.read(this.ctx.db, prefix);
   }
 
   private noteAddress(keyId: number, prefix: string, projectId: number | null, user: { id: number; username: string }, ip: string): Promise<void> | undefined {

@@ -126,7 +126,7 @@ export function withAccess(config: Config, vm: VmView, now = Date.now()): VmOutV
  */
 const keptViews = new WeakMap<object, { views: VmOutView[]; until: number }>();
 
-function viewsOf(config: Config, key: object, vms: readonly VmView[]): VmOutView[] {
+function keptViewsOf(config: Config, key: object, vms: readonly VmView[]): VmOutView[] {
   const now = Date.now();
   const kept = keptViews.get(key);
   if (kept && now < kept.until) return kept.views;
@@ -141,7 +141,7 @@ function viewsOf(config: Config, key: object, vms: readonly VmView[]): VmOutView
 }
 
 /** A page of VMs as the API shows them (withAccess), made once while the read cache keeps the page. */
-export const withAccessAll = (config: Config, vms: readonly VmView[]): VmOutView[] => viewsOf(config, vms, vms);
+export const withAccessAll = (config: Config, vms: readonly VmView[]): VmOutView[] => keptViewsOf(config, vms, vms);
 
 /** A VM as the API shows it (withAccess), made once while the read cache keeps the VM. */
-export const withAccessKept = (config: Config, vm: VmView): VmOutView => viewsOf(config, vm, [vm])[0];
+export const withAccessKept = (config: Config, vm: VmView): VmOutView => keptViewsOf(config, vm, [vm])[0];

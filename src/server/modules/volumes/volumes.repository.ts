@@ -42,7 +42,7 @@ export async function listVolumes(q: Q, reach: Reach, f: VolumeFilters, page: nu
     .offset((page - 1) * pageSize)
     .execute();
   const count = await countOfPage(rows, page, pageSize, async () => Number((await boundedCount(q, filtered(q, reach, f), bound).executeTakeFirstOrThrow()).n));
-  // Written out: the count is the list's, not the volume's.
+  // Without `total`: it is the list's count, not the volume's.
   return { count, rows: rows.map(({ total: _total, ...volume }) => volume) };
 }
 
